@@ -1,0 +1,36 @@
+// swift-tools-version:6.0
+// The hosted side of Swiftlet: portable modules in normal Swift, the hosted
+// platform, the tools, and the tests. Freestanding images are built by the
+// Makefile (swiftc/clang/ld.lld), not by SwiftPM. No package dependencies.
+
+import PackageDescription
+
+let extern: [SwiftSetting] = [.enableExperimentalFeature("Extern")]
+
+let package = Package(
+    name: "Swiftlet",
+    products: [
+        .executable(name: "swiftlet", targets: ["SwiftletTool"]),
+        .executable(name: "hello", targets: ["Hello"]),
+        .executable(name: "fault", targets: ["Fault"]),
+    ],
+    targets: [
+        // Portable kernel modules (also built in Embedded mode by the Makefile).
+        .target(name: "Heap", path: "Sources/Heap"),
+        .target(name: "Swiftlet", dependencies: ["Heap"], path: "Sources/Swiftlet", swiftSettings: extern),
+        // The hosted platform.
+        .target(name: "PlatformHosted", dependencies: ["Swiftlet"], path: "Sources/Platform/Hosted"),
+        // Applications, hosted builds.
+        .executableTarget(name: "Hello", dependencies: ["Swiftlet", "PlatformHosted"], path: "Sources/Apps/Hello"),
+        .executableTarget(name: "Fault", dependencies: ["Swiftlet", "PlatformHosted"], path: "Sources/Apps/Fault"),
+        // Tooling: running images under QEMU.
+        .target(name: "Runner", path: "Sources/Tools/Runner"),
+        .executableTarget(name: "SwiftletTool", dependencies: ["Runner"], path: "Sources/Tools/swiftlet"),
+        // Tests.
+        .testTarget(name: "HeapTests", dependencies: ["Heap"]),
+        .testTarget(name: "SwiftletTests", dependencies: ["Swiftlet", "PlatformHosted"]),
+        .testTarget(name: "RunnerTests", dependencies: ["Runner"]),
+        .testTarget(name: "BootTests", dependencies: ["Runner"]),
+    ],
+    swiftLanguageModes: [.v5]
+)

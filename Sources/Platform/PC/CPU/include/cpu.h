@@ -1,0 +1,88 @@
+/*
+ * x86_64 instructions that Swift cannot express, as static inline functions
+ * (they inline into Swift). Freestanding pc/hvt builds only.
+ */
+#ifndef SWIFTLET_CPU_H
+#define SWIFTLET_CPU_H
+
+#include <stdint.h>
+
+/* The frame that boot/pc/exceptions.S builds for every exception and trap. */
+struct swiftlet_trap_frame {
+    uint64_t r15, r14, r13, r12, r11, r10, r9, r8;
+    uint64_t rbp, rdi, rsi, rdx, rcx, rbx, rax;
+    uint64_t vector, error_code;
+    uint64_t rip, cs, rflags, rsp, ss;
+};
+
+static inline void cpu_outb(uint16_t port, uint8_t v) { __asm__ volatile("outb %0, %1" : : "a"(v), "Nd"(port)); }
+static inline void cpu_outw(uint16_t port, uint16_t v) { __asm__ volatile("outw %0, %1" : : "a"(v), "Nd"(port)); }
+static inline void cpu_outl(uint16_t port, uint32_t v) { __asm__ volatile("outl %0, %1" : : "a"(v), "Nd"(port)); }
+static inline uint8_t cpu_inb(uint16_t port) { uint8_t v; __asm__ volatile("inb %1, %0" : "=a"(v) : "Nd"(port)); return v; }
+static inline uint32_t cpu_inl(uint16_t port) { uint32_t v; __asm__ volatile("inl %1, %0" : "=a"(v) : "Nd"(port)); return v; }
+
+static inline uint64_t cpu_rdtsc(void) {
+    uint32_t lo, hi;
+    __asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
+    return ((uint64_t)hi << 32) | lo;
+}
+
+static inline uint64_t cpu_read_cr2(void) { uint64_t v; __asm__ volatile("mov %%cr2, %0" : "=r"(v)); return v; }
+static inline uint64_t cpu_read_cr3(void) { uint64_t v; __asm__ volatile("mov %%cr3, %0" : "=r"(v)); return v; }
+
+static inline void cpu_cpuid(uint32_t leaf, uint32_t sub, uint32_t *a, uint32_t *b, uint32_t *c, uint32_t *d) {
+    __asm__ volatile("cpuid" : "=a"(*a), "=b"(*b), "=c"(*c), "=d"(*d) : "a"(leaf), "c"(sub));
+}
+
+/* Returns 1 and stores a random value when RDRAND delivered one. */
+static inline int cpu_rdrand64(uint64_t *out) {
+    unsigned char ok;
+    __asm__ volatile("rdrand %0; setc %1" : "=r"(*out), "=qm"(ok) : : "cc");
+    return ok;
+}
+
+struct __attribute__((packed)) cpu_table_pointer { uint16_t limit; uint64_t base; };
+
+static inline void cpu_lidt(const void *base, uint16_t limit) {
+    struct cpu_table_pointer p = { limit, (uint64_t)(uintptr_t)base };
+    __asm__ volatile("lidt %0" : : "m"(p));
+}
+static inline void cpu_ltr(uint16_t selector) { __asm__ volatile("ltr %0" : : "r"(selector)); }
+/* With an empty IDT, int3 escalates to a triple fault: the machine resets. */
+static inline _Noreturn void cpu_triple_fault(void) { for (;;) __asm__ volatile("int3"); }
+static inline void cpu_halt_forever(void) { for (;;) __asm__ volatile("cli; hlt"); }
+static inline void cpu_pause(void) { __asm__ volatile("pause"); }
+
+/* Linker-script symbols, as addresses. */
+extern char __image_start[], __image_end[], __ro_start[], __ro_end[];
+extern char __stack_boot_bottom[], __stack_boot_top[], __stack_ist_bottom[], __stack_ist_top[];
+extern char __guard_boot[], __guard_ist[];
+extern uint64_t boot_tsc[8];
+extern uint64_t swiftlet_pc_gdt[5];
+extern uint64_t swiftlet_isr_table[32];
+
+static inline uintptr_t pc_image_start(void) { return (uintptr_t)__image_start; }
+static inline uintptr_t pc_image_end(void) { return (uintptr_t)__image_end; }
+static inline uintptr_t pc_stack_boot_bottom(void) { return (uintptr_t)__stack_boot_bottom; }
+static inline uintptr_t pc_stack_boot_top(void) { return (uintptr_t)__stack_boot_top; }
+static inline uintptr_t pc_stack_ist_top(void) { return (uintptr_t)__stack_ist_top; }
+static inline uintptr_t pc_guard_boot(void) { return (uintptr_t)__guard_boot; }
+static inline uintptr_t pc_guard_ist(void) { return (uintptr_t)__guard_ist; }
+static inline uint64_t *pc_boot_tsc(void) { return boot_tsc; }
+static inline uint64_t *pc_gdt(void) { return swiftlet_pc_gdt; }
+static inline uint64_t pc_isr_entry(int vector) { return swiftlet_isr_table[vector]; }
+
+/* Boot-time storage reserved in boot/pc/entry.S (.bss). */
+enum { PC_CMDLINE_MAX = 8192, PC_ARGV_MAX = 128, PC_REGIONS_MAX = 64 };
+extern uint8_t pc_cmdline_buffer[];
+extern const uint8_t *pc_argv[];
+extern uint64_t pc_regions[], pc_heap_regions[];
+extern uint8_t pc_idt[], pc_tss[];
+static inline uint8_t *pc_cmdline(void) { return pc_cmdline_buffer; }
+static inline const uint8_t **pc_argv_table(void) { return pc_argv; }
+static inline uint64_t *pc_region_table(void) { return pc_regions; }
+static inline uint64_t *pc_heap_region_table(void) { return pc_heap_regions; }
+static inline uint8_t *pc_idt_base(void) { return pc_idt; }
+static inline uint8_t *pc_tss_base(void) { return pc_tss; }
+
+#endif

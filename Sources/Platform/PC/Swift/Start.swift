@@ -1,0 +1,21 @@
+// The pc platform's boot sequence, entered from boot/pc/entry.S in long mode:
+// console, IDT/TSS, boot info, heap, then the application's main.
+
+import CPU
+import Swiftlet
+
+@_extern(c, "main")
+func applicationMain(_ argc: Int32, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> Int32
+
+@_cdecl("swiftlet_pc_start")
+func pcStart(_ magic: UInt32, _ info: UInt32) -> Never {
+    Serial.initialize()
+    Interrupts.initialize()
+    BootInfo.parse(magic: magic, info: info)
+    let stamps = pc_boot_tsc()!
+    KernelHeap.initialize()
+    stamps[Kernel.BootStage.allocator.rawValue] = cpu_rdtsc()
+    stamps[Kernel.BootStage.main.rawValue] = cpu_rdtsc()
+    let status = applicationMain(0, nil)
+    DebugExit.exit(status: status)
+}

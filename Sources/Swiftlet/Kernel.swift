@@ -1,0 +1,77 @@
+// The application's view of the kernel: arguments, exit, memory, boot timeline.
+//
+// This is the API an application imports (`import Swiftlet`); it is the same on
+// every platform. Console output goes through Swift's `print`.
+
+@_exported import Heap
+
+public enum Kernel {
+    /// The status every panic ends with (CPU exception, Swift trap, heap misuse).
+    public static let panicStatus: Int32 = 255
+    /// The largest application status every platform reports exactly (pc's
+    /// isa-debug-exit carries 7 bits, shared with QEMU's own codes: see README).
+    public static let maxExitStatus: Int32 = 124
+
+    /// The arguments from the boot loader's or monitor's command line (no program name).
+    public static var arguments: [String] {
+        var result: [String] = []
+        let count = platformArgumentCount()
+        result.reserveCapacity(count)
+        for i in 0..<count {
+            guard let arg = platformArgument(i) else { continue }
+            var end = 0
+            while arg[end] != 0 { end += 1 }
+            result.append(String(decoding: UnsafeBufferPointer(start: arg, count: end), as: UTF8.self))
+        }
+        return result
+    }
+
+    /// Ends the unikernel. Statuses outside 0...maxExitStatus are reported as
+    /// maxExitStatus on platforms that cannot carry them.
+    public static func exit(_ status: Int32) -> Never {
+        platformExit(status)
+        fatalError("platform exit returned")
+    }
+
+    /// Ends the unikernel with a panic report naming `reason`.
+    public static func panic(_ reason: StaticString) -> Never {
+        panicReason = reason
+        platformAbort()
+        fatalError("platform abort returned")
+    }
+
+    /// The reason given to the last `panic`, for the platform's report.
+    nonisolated(unsafe) public private(set) static var panicReason: StaticString? = nil
+
+    public struct MemoryInfo {
+        /// Usable RAM the platform was given.
+        public var ram: Int
+        /// The kernel heap (on pc and hvt it serves every allocation).
+        public var heap: HeapStats
+    }
+
+    public static var memory: MemoryInfo {
+        MemoryInfo(ram: platformRAMBytes(), heap: KernelHeap.stats)
+    }
+
+    /// Boot stages the platforms time-stamp with their cycle counter.
+    public enum BootStage: Int, CaseIterable {
+        case entry = 0, bssCleared, pageTables, longMode, allocator, main
+        public var name: StaticString {
+            switch self {
+            case .entry: return "entry"
+            case .bssCleared: return "bss"
+            case .pageTables: return "page_tables"
+            case .longMode: return "long_mode"
+            case .allocator: return "allocator"
+            case .main: return "main"
+            }
+        }
+    }
+
+    /// Cycle-counter stamp of a boot stage (0 when the platform does not record it).
+    public static func bootStamp(_ stage: BootStage) -> UInt64 { platformBootStamp(stage.rawValue) }
+
+    /// The cycle counter's frequency in Hz, or 0 when the platform does not know it.
+    public static var cycleFrequency: UInt64 { platformCycleHz() }
+}

@@ -1,0 +1,45 @@
+// The same application sources on the hosted platform: a Linux process with
+// stdout console, argv arguments and a real exit status.
+
+import Foundation
+import XCTest
+
+final class HostedTests: XCTestCase {
+    func runHosted(_ program: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
+        let path = repositoryRoot + "/.build/debug/\(program)"
+        guard FileManager.default.isExecutableFile(atPath: path) else {
+            XCTFail("\(path) is missing: run `make test` (swift build --build-tests builds it)")
+            throw XCTSkip("no hosted binary")
+        }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/timeout")
+        process.arguments = ["30", path] + arguments
+        process.environment = ["SWIFTLET_MEM": "16"]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        let output = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: output, as: UTF8.self))
+    }
+
+    func testHostedHelloPrintsArgumentsAndMemory() throws {
+        let (status, output) = try runHosted("hello", ["alpha", "two words"])
+        XCTAssertEqual(status, 0, output)
+        XCTAssert(output.hasPrefix("Hello from Swiftlet!\narguments: 2\n  [0] alpha\n  [1] two words\n"), output)
+        XCTAssert(output.contains("memory: 16384 KiB RAM, heap "), output)
+    }
+
+    func testHostedExitStatus() throws {
+        XCTAssertEqual(try runHosted("fault", ["exit", "7"]).status, 7)
+        XCTAssertEqual(try runHosted("fault", ["exit", "200"]).status, 200, "hosted carries any 8-bit status")
+    }
+
+    func testHostedDoubleFreeOfKernelHeapMemoryPanics() throws {
+        // Hosted Swift objects come from glibc, so the fault app's double free
+        // is glibc's to catch: it aborts the process.
+        let (status, _) = try runHosted("fault", ["double-free"])
+        XCTAssertNotEqual(status, 0)
+    }
+}

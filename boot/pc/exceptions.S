@@ -1,0 +1,121 @@
+/*
+ * CPU exception stubs and the Swift trap entry, for pc (and later hvt).
+ *
+ * Every path builds the same frame (see swiftlet_trap_frame in cpu.h) and calls
+ * swiftlet_pc_exception(frame), which prints the panic report and never returns:
+ *   r15 .. rax (15 GPRs), vector, error code, rip, cs, rflags, rsp, ss
+ * Vectors without a CPU error code push a 0. Vector 256 is a Swift runtime trap
+ * (overflow, bounds, precondition, fatalError, nil unwrap via -trap-function).
+ */
+
+        .text
+        .code64
+
+.macro STUB_NOERR n
+        .balign 16
+isr_\n:
+        pushq   $0
+        pushq   $\n
+        jmp     isr_common
+.endm
+
+.macro STUB_ERR n
+        .balign 16
+isr_\n:
+        pushq   $\n
+        jmp     isr_common
+.endm
+
+STUB_NOERR 0
+STUB_NOERR 1
+STUB_NOERR 2
+STUB_NOERR 3
+STUB_NOERR 4
+STUB_NOERR 5
+STUB_NOERR 6
+STUB_NOERR 7
+STUB_ERR   8
+STUB_NOERR 9
+STUB_ERR   10
+STUB_ERR   11
+STUB_ERR   12
+STUB_ERR   13
+STUB_ERR   14
+STUB_NOERR 15
+STUB_NOERR 16
+STUB_ERR   17
+STUB_NOERR 18
+STUB_NOERR 19
+STUB_NOERR 20
+STUB_ERR   21
+STUB_NOERR 22
+STUB_NOERR 23
+STUB_NOERR 24
+STUB_NOERR 25
+STUB_NOERR 26
+STUB_NOERR 27
+STUB_NOERR 28
+STUB_ERR   29
+STUB_ERR   30
+STUB_NOERR 31
+
+isr_common:
+        pushq   %rax
+        pushq   %rbx
+        pushq   %rcx
+        pushq   %rdx
+        pushq   %rsi
+        pushq   %rdi
+        pushq   %rbp
+        pushq   %r8
+        pushq   %r9
+        pushq   %r10
+        pushq   %r11
+        pushq   %r12
+        pushq   %r13
+        pushq   %r14
+        pushq   %r15
+        mov     %rsp, %rdi
+        and     $-16, %rsp
+        cld
+        call    swiftlet_pc_exception
+1:      cli
+        hlt
+        jmp     1b
+
+/*
+ * Entries called like functions that fake an interrupt frame, so that Swift
+ * runtime traps (-trap-function swiftlet_trap) and kernel panics
+ * (swiftlet_platform_abort) print the same report as a CPU exception.
+ */
+.macro FAKE_FRAME_ENTRY name, vector
+        .globl \name
+        .balign 16
+\name:
+        sub     $40, %rsp               /* rip, cs, rflags, rsp, ss */
+        pushq   %rax
+        mov     48(%rsp), %rax          /* return address into the caller */
+        mov     %rax, 8(%rsp)
+        movq    $0x08, 16(%rsp)
+        pushfq
+        popq    %rax
+        mov     %rax, 24(%rsp)
+        lea     56(%rsp), %rax          /* the caller's rsp as it was before the call */
+        mov     %rax, 32(%rsp)
+        movq    $0x10, 40(%rsp)
+        popq    %rax
+        pushq   $0
+        pushq   $\vector
+        jmp     isr_common
+.endm
+
+FAKE_FRAME_ENTRY swiftlet_trap, 256
+FAKE_FRAME_ENTRY swiftlet_platform_abort, 257
+
+        .section .rodata
+        .balign 8
+        .globl swiftlet_isr_table
+swiftlet_isr_table:
+.irp n, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31
+        .quad isr_\n
+.endr
