@@ -7,8 +7,10 @@
  * The Swift side tells the two apart (PVH magic first), so we only pass EAX/EBX on.
  *
  * Page tables: identity map of the first 4 GiB, 2 MiB pages, except the first 2 MiB,
- * which uses 4 KiB pages so that page 0 (null) and the stack guard pages are absent
- * and the image's text/rodata pages are read-only (CR0.WP makes that bind ring 0).
+ * which uses 4 KiB pages so that the stack guard pages are absent and the image's
+ * text/rodata pages are read-only (CR0.WP makes that bind ring 0). Page 0 stays
+ * mapped until the Swift side has read the boot info (PVH loaders put it there),
+ * then it is unmapped so that null dereferences fault.
  * SSE is enabled (CR4.OSFXSR/OSXMMEXCPT, CR0.MP, fninit) because Swift emits SSE moves.
  *
  * Time stamps (TSC) of each stage go to boot_tsc[] for the boot-time breakdown.
@@ -85,9 +87,9 @@ _start32:
         loop    2b
         movl    $boot_pt + (PTE_P | PTE_W), boot_pd
 
-        /* PT for the first 2 MiB: page 0 absent, guard pages absent, text+rodata read-only. */
-        mov     $boot_pt + 8, %edi
-        mov     $0x1000, %eax
+        /* PT for the first 2 MiB: guard pages absent, text+rodata read-only. */
+        mov     $boot_pt, %edi
+        xor     %eax, %eax
 3:      mov     %eax, %edx
         or      $PTE_P, %edx
         cmp     $__ro_start, %eax
@@ -171,6 +173,7 @@ boot_tsc:
 boot_pml4:      .skip 4096
 boot_pdpt:      .skip 4096
 boot_pd:        .skip 4 * 4096
+        .globl boot_pt
 boot_pt:        .skip 4096
 
         /* Boot-time storage the Swift side fills (no heap yet when it does). */

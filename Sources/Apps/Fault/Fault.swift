@@ -15,13 +15,13 @@ struct Fault {
         }
         print("fault: triggering \(which)")
         switch which {
-        case "page-fault": pageFault(at: 0xDEAD_0000_0000)
+        case "page-fault": pageFault(at: 0x40_0000_0000)
         case "null": pageFault(at: 0)
         case "divide": print(divide(7, by: zero()))
         case "overflow": print(add(Int.max, opaque(1)))
         case "bounds": print([1, 2, 3][opaque(5)])
         case "unwrap": print(optional(nil)!)
-        case "stack-overflow": print(recurse(opaque(1)))
+        case "stack-overflow": print(recurse(0, limit: opaque(Int.max)))
         case "double-free": doubleFree()
         case "exit": Kernel.exit(Int32(arguments.count > 1 ? parse(arguments[1]) : 0))
         default:
@@ -55,10 +55,19 @@ struct Fault {
 
     @inline(never) static func add(_ a: Int, _ b: Int) -> Int { a + b }
 
-    @inline(never) static func recurse(_ depth: Int) -> Int {
+    /// Every level keeps a local whose address escapes to a global before the
+    /// recursive call, and the depth limit is opaque: the optimiser can turn
+    /// neither into a loop, so each level really takes stack.
+    @inline(never) static func recurse(_ depth: Int, limit: Int) -> Int {
         var pad: (Int, Int, Int, Int, Int, Int, Int, Int) = (depth, 0, 0, 0, 0, 0, 0, 0)
-        return withUnsafeMutableBytes(of: &pad) { $0.load(as: Int.self) } &+ recurse(depth &+ 1)
+        return withUnsafeMutableBytes(of: &pad) { frame in
+            lastFrame = frame.baseAddress
+            if depth >= limit { return depth }
+            return recurse(depth &+ 1, limit: limit) &+ frame.load(as: Int.self)
+        }
     }
+
+    nonisolated(unsafe) static var lastFrame: UnsafeMutableRawPointer? = nil
 
     @inline(never) static func doubleFree() {
         let p = UnsafeMutableRawPointer.allocate(byteCount: 64, alignment: 16)

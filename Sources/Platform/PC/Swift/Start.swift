@@ -12,10 +12,17 @@ func pcStart(_ magic: UInt32, _ info: UInt32) -> Never {
     Serial.initialize()
     Interrupts.initialize()
     BootInfo.parse(magic: magic, info: info)
+    unmapNullPage()
     let stamps = pc_boot_tsc()!
     KernelHeap.initialize()
     stamps[Kernel.BootStage.allocator.rawValue] = cpu_rdtsc()
     stamps[Kernel.BootStage.main.rawValue] = cpu_rdtsc()
     let status = applicationMain(0, nil)
     DebugExit.exit(status: status)
+}
+
+/// Page 0 was mapped only for the loader's structures (already copied).
+func unmapNullPage() {
+    pc_low_page_table()![0] = 0
+    cpu_invlpg(0)
 }

@@ -47,6 +47,7 @@ static inline void cpu_lidt(const void *base, uint16_t limit) {
     struct cpu_table_pointer p = { limit, (uint64_t)(uintptr_t)base };
     __asm__ volatile("lidt %0" : : "m"(p));
 }
+static inline void cpu_invlpg(uintptr_t address) { __asm__ volatile("invlpg (%0)" : : "r"(address) : "memory"); }
 static inline void cpu_ltr(uint16_t selector) { __asm__ volatile("ltr %0" : : "r"(selector)); }
 /* With an empty IDT, int3 escalates to a triple fault: the machine resets. */
 static inline _Noreturn void cpu_triple_fault(void) { for (;;) __asm__ volatile("int3"); }
@@ -60,6 +61,7 @@ extern char __guard_boot[], __guard_ist[];
 extern uint64_t boot_tsc[8];
 extern uint64_t swiftlet_pc_gdt[5];
 extern uint64_t swiftlet_isr_table[32];
+extern uint64_t boot_pt[512];
 
 static inline uintptr_t pc_image_start(void) { return (uintptr_t)__image_start; }
 static inline uintptr_t pc_image_end(void) { return (uintptr_t)__image_end; }
@@ -70,6 +72,7 @@ static inline uintptr_t pc_guard_boot(void) { return (uintptr_t)__guard_boot; }
 static inline uintptr_t pc_guard_ist(void) { return (uintptr_t)__guard_ist; }
 static inline uint64_t *pc_boot_tsc(void) { return boot_tsc; }
 static inline uint64_t *pc_gdt(void) { return swiftlet_pc_gdt; }
+static inline uint64_t *pc_low_page_table(void) { return boot_pt; }
 static inline uint64_t pc_isr_entry(int vector) { return swiftlet_isr_table[vector]; }
 
 /* Boot-time storage reserved in boot/pc/entry.S (.bss). */
