@@ -27,10 +27,10 @@ MODS         := $(OUT)/modules
 SWIFT_EMBEDDED := -target x86_64-unknown-none-elf -enable-experimental-feature Embedded \
     -enable-experimental-feature Extern -wmo -parse-as-library -Osize -swift-version 5 \
     -Xfrontend -disable-stack-protector -Xfrontend -function-sections -Xcc -mno-red-zone \
-    -Xfrontend -trap-function -Xfrontend swiftlet_trap -I $(MODS) -I Sources/Platform/PC/CPU/include
+    -Xfrontend -trap-function -Xfrontend swiftlet_trap -I $(MODS) -I Sources/Platform/PC/CPU/include $(SWIFT_EXTRA)
 CFLAGS_FREE  := --target=x86_64-unknown-none-elf -ffreestanding -fno-builtin -fno-stack-protector \
     -mno-red-zone -fno-pic -O2 -ffunction-sections -Wall -Werror
-LDFLAGS_PC   := -static --gc-sections -z max-page-size=4096 -z norelro --no-rosegment -T linker/pc.ld
+LDFLAGS_PC   := -static --gc-sections -z max-page-size=4096 -z norelro --no-rosegment -T linker/pc.ld $(LD_EXTRA)
 
 PORTABLE_MODULES := Heap Swiftlet
 Heap_SRC         := $(wildcard Sources/Heap/*.swift)

@@ -14,16 +14,15 @@ public enum Kernel {
 
     /// The arguments from the boot loader's or monitor's command line (no program name).
     public static var arguments: [String] {
-        var result: [String] = []
-        let count = platformArgumentCount()
-        result.reserveCapacity(count)
-        for i in 0..<count {
-            guard let arg = platformArgument(i) else { continue }
-            var end = 0
-            while arg[end] != 0 { end += 1 }
-            result.append(String(decoding: UnsafeBufferPointer(start: arg, count: end), as: UTF8.self))
+        rawArguments.map { $0.string }
+    }
+
+    /// The arguments as views of their UTF-8 bytes: no String is built, which
+    /// keeps ~11 KB of Embedded String code out of images that do not need it.
+    public static var rawArguments: [RawArgument] {
+        (0..<platformArgumentCount()).compactMap { index in
+            platformArgument(index).map { RawArgument(cString: $0) }
         }
-        return result
     }
 
     /// Ends the unikernel. Statuses outside 0...maxExitStatus are reported as
