@@ -13,7 +13,7 @@ EMBEDDED_LIB := $(TOOLCHAIN)/lib/swift/embedded/x86_64-unknown-none-elf
 
 TARGET       ?= pc
 APP          ?= hello
-APPS         := hello fault
+APPS         := hello fault boottime
 MACHINE      ?= microvm
 BOOT         ?= multiboot
 MEM          ?= 32
@@ -62,7 +62,7 @@ help:
 check-tools:
 	@tools/check-tools build
 
-images: check-tools $(foreach app,$(APPS),$(OUT)/$(app).elf)
+images: check-tools $(foreach app,$(APPS),$(OUT)/$(app).elf) $(OUT)/floor.elf
 
 # --- the pc platform -------------------------------------------------------
 
@@ -81,6 +81,7 @@ $(MODS)/app-%.o: $(MODS)/Swiftlet.o $$(wildcard Sources/Apps/$$(APPDIR_$$*)/*.sw
 
 APPDIR_hello := Hello
 APPDIR_fault := Fault
+APPDIR_boottime := BootTime
 
 $(OUT)/boot/%.o: boot/pc/%.S
 	@mkdir -p $(@D)
@@ -92,6 +93,9 @@ $(OUT)/runtime/%.o: Sources/Runtime/%.c
 
 $(OUT)/%.dbg.elf: $(MODS)/app-%.o $(pc_KERNEL_OBJS) $(pc_BOOT_OBJS) linker/pc.ld
 	$(LD) $(LDFLAGS_PC) -o $@ $(pc_BOOT_OBJS) $(pc_KERNEL_OBJS) $< $(EMBEDDED_LIB)/libswiftUnicodeDataTables.a
+
+$(OUT)/floor.dbg.elf: $(OUT)/boot/floor.o linker/pc.ld
+	$(LD) $(LDFLAGS_PC) -o $@ $<
 
 $(OUT)/%.elf: $(OUT)/%.dbg.elf
 	$(OBJCOPY) --strip-all $< $@

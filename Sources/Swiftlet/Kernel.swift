@@ -53,15 +53,17 @@ public enum Kernel {
         MemoryInfo(ram: platformRAMBytes(), heap: KernelHeap.stats)
     }
 
-    /// Boot stages the platforms time-stamp with their cycle counter.
+    /// Boot stages the platforms time-stamp with their cycle counter, in order.
     public enum BootStage: Int, CaseIterable {
-        case entry = 0, bssCleared, pageTables, longMode, allocator, main
+        case entry = 0, bssCleared, pageTables, longMode, console, bootInfo, allocator, main
         public var name: StaticString {
             switch self {
             case .entry: return "entry"
             case .bssCleared: return "bss"
             case .pageTables: return "page_tables"
             case .longMode: return "long_mode"
+            case .console: return "console_idt"
+            case .bootInfo: return "boot_info"
             case .allocator: return "allocator"
             case .main: return "main"
             }

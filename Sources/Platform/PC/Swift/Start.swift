@@ -9,11 +9,13 @@ func applicationMain(_ argc: Int32, _ argv: UnsafeMutablePointer<UnsafeMutablePo
 
 @_cdecl("swiftlet_pc_start")
 func pcStart(_ magic: UInt32, _ info: UInt32) -> Never {
+    let stamps = pc_boot_tsc()!
     Serial.initialize()
     Interrupts.initialize()
+    stamps[Kernel.BootStage.console.rawValue] = cpu_rdtsc()
     BootInfo.parse(magic: magic, info: info)
     unmapNullPage()
-    let stamps = pc_boot_tsc()!
+    stamps[Kernel.BootStage.bootInfo.rawValue] = cpu_rdtsc()
     KernelHeap.initialize()
     stamps[Kernel.BootStage.allocator.rawValue] = cpu_rdtsc()
     stamps[Kernel.BootStage.main.rawValue] = cpu_rdtsc()
