@@ -17,6 +17,7 @@ APPS         := hello fault boottime
 MACHINE      ?= microvm
 BOOT         ?= multiboot
 MEM          ?= 32
+SWIFT_OPT    ?= -Osize
 ARGS         ?=
 
 BUILD        := build
@@ -25,7 +26,7 @@ MODS         := $(OUT)/modules
 
 # Embedded Swift for x86_64 bare metal. SSE stays on for pc (the boot code enables it).
 SWIFT_EMBEDDED := -target x86_64-unknown-none-elf -enable-experimental-feature Embedded \
-    -enable-experimental-feature Extern -wmo -parse-as-library -Osize -swift-version 5 \
+    -enable-experimental-feature Extern -wmo -parse-as-library $(SWIFT_OPT) -swift-version 5 \
     -Xfrontend -disable-stack-protector -Xfrontend -function-sections -Xcc -mno-red-zone \
     -Xfrontend -trap-function -Xfrontend swiftlet_trap -I $(MODS) -I Sources/Platform/PC/CPU/include $(SWIFT_EXTRA)
 CFLAGS_FREE  := --target=x86_64-unknown-none-elf -ffreestanding -fno-builtin -fno-stack-protector \

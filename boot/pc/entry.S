@@ -87,25 +87,30 @@ _start32:
         loop    2b
         movl    $boot_pt + (PTE_P | PTE_W), boot_pd
 
-        /* PT for the first 2 MiB: guard pages absent, text+rodata read-only. */
+        /* PT for the first 2 MiB: everything present and writable, then text+rodata
+         * read-only and the guard pages absent. Straight loops: under TCG every
+         * branch target is another block to translate. */
         mov     $boot_pt, %edi
-        xor     %eax, %eax
-3:      mov     %eax, %edx
-        or      $PTE_P, %edx
-        cmp     $__ro_start, %eax
-        jb      4f
-        cmp     $__ro_end, %eax
-        jb      5f                       /* read-only: P only */
-4:      or      $PTE_W, %edx
-        cmp     $__guard_boot, %eax
-        je      6f
-        cmp     $__guard_ist, %eax
-        je      6f
-5:      mov     %edx, (%edi)
-6:      add     $8, %edi
+        mov     $(PTE_P | PTE_W), %eax
+        mov     $512, %ecx
+3:      mov     %eax, (%edi)
         add     $0x1000, %eax
-        cmp     $0x200000, %eax
-        jb      3b
+        add     $8, %edi
+        loop    3b
+        mov     $__ro_start, %edi
+        shr     $9, %edi                /* page number * 8 = byte offset in the PT */
+        mov     $__ro_end, %ecx
+        sub     $__ro_start, %ecx
+        shr     $12, %ecx
+4:      andl    $~PTE_W, boot_pt(%edi)
+        add     $8, %edi
+        loop    4b
+        mov     $__guard_boot, %edi
+        shr     $9, %edi
+        movl    $0, boot_pt(%edi)
+        mov     $__guard_ist, %edi
+        shr     $9, %edi
+        movl    $0, boot_pt(%edi)
 
         rdtsc
         mov     %eax, boot_tsc + 16
@@ -168,22 +173,29 @@ boot_gdt_pointer:
 boot_tsc:
         .quad 0, 0, 0, 0, 0, 0, 0, 0
 
+        /* PML4 and PDPT must start zeroed (.bss); the PDs and the PT are written whole. */
         .section .bss.pagetables, "aw", @nobits
         .balign 4096
 boot_pml4:      .skip 4096
 boot_pdpt:      .skip 4096
+
+        .section .noinit, "aw", @nobits
+        .balign 4096
 boot_pd:        .skip 4 * 4096
         .globl boot_pt
 boot_pt:        .skip 4096
 
-        /* Boot-time storage the Swift side fills (no heap yet when it does). */
-        .globl pc_cmdline_buffer, pc_argv, pc_regions, pc_heap_regions, pc_idt, pc_tss
+        /* Boot-time storage the Swift side fills before reading (no heap yet). */
+        .section .noinit, "aw", @nobits
+        .globl pc_cmdline_buffer, pc_argv, pc_heap_regions, pc_idt, pc_tss
         .balign 16
 pc_cmdline_buffer:  .skip 8192 + 1      /* the loader's command line, split in place */
         .balign 8
 pc_argv:            .skip 8 * 128       /* argument start pointers */
-pc_regions:         .skip 16 * 64       /* usable RAM: start, size */
 pc_heap_regions:    .skip 16 * 64       /* RAM minus page 0 and the image */
         .balign 16
 pc_idt:             .skip 16 * 32
-pc_tss:             .skip 104
+
+        .section .bss.tss, "aw", @nobits
+        .balign 16
+pc_tss:             .skip 104           /* reserved fields must be zero */

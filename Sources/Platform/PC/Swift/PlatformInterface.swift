@@ -13,7 +13,7 @@ func pcWrite(_ bytes: UnsafePointer<UInt8>, _ count: Int) {
 func pcExit(_ status: Int32) -> Never { DebugExit.exit(status: status) }
 
 @_cdecl("swiftlet_platform_argc")
-func pcArgumentCount() -> Int { BootInfo.argumentCount }
+func pcArgumentCount() -> Int { BootInfo.arguments }
 
 @_cdecl("swiftlet_platform_argv")
 func pcArgument(_ index: Int) -> UnsafePointer<UInt8>? { BootInfo.argument(index) }

@@ -79,11 +79,10 @@ static inline uint64_t pc_isr_entry(int vector) { return swiftlet_isr_table[vect
 enum { PC_CMDLINE_MAX = 8192, PC_ARGV_MAX = 128, PC_REGIONS_MAX = 64 };
 extern uint8_t pc_cmdline_buffer[];
 extern const uint8_t *pc_argv[];
-extern uint64_t pc_regions[], pc_heap_regions[];
+extern uint64_t pc_heap_regions[];
 extern uint8_t pc_idt[], pc_tss[];
 static inline uint8_t *pc_cmdline(void) { return pc_cmdline_buffer; }
 static inline const uint8_t **pc_argv_table(void) { return pc_argv; }
-static inline uint64_t *pc_region_table(void) { return pc_regions; }
 static inline uint64_t *pc_heap_region_table(void) { return pc_heap_regions; }
 static inline uint8_t *pc_idt_base(void) { return pc_idt; }
 static inline uint8_t *pc_tss_base(void) { return pc_tss; }
