@@ -26,11 +26,11 @@ MODS         := $(OUT)/modules
 
 # Embedded Swift for x86_64 bare metal. SSE stays on for pc (the boot code enables it).
 SWIFT_EMBEDDED := -target x86_64-unknown-none-elf -enable-experimental-feature Embedded \
-    -enable-experimental-feature Extern -wmo -parse-as-library $(SWIFT_OPT) -swift-version 5 \
+    -enable-experimental-feature Extern -wmo -parse-as-library $(SWIFT_OPT) -g -swift-version 5 \
     -Xfrontend -disable-stack-protector -Xfrontend -function-sections -Xcc -mno-red-zone \
     -Xfrontend -trap-function -Xfrontend swiftlet_trap -I $(MODS) -I Sources/Platform/PC/CPU/include $(SWIFT_EXTRA)
 CFLAGS_FREE  := --target=x86_64-unknown-none-elf -ffreestanding -fno-builtin -fno-stack-protector \
-    -mno-red-zone -fno-pic -O2 -ffunction-sections -Wall -Werror
+    -mno-red-zone -fno-pic -O2 -g -ffunction-sections -Wall -Werror
 LDFLAGS_PC   := -static --gc-sections -z max-page-size=4096 -z norelro --no-rosegment -T linker/pc.ld $(LD_EXTRA)
 
 PORTABLE_MODULES := Heap Swiftlet
@@ -86,7 +86,7 @@ APPDIR_boottime := BootTime
 
 $(OUT)/boot/%.o: boot/pc/%.S
 	@mkdir -p $(@D)
-	$(CLANG) --target=x86_64-unknown-none-elf -c $< -o $@
+	$(CLANG) --target=x86_64-unknown-none-elf -g -c $< -o $@
 
 $(OUT)/runtime/%.o: Sources/Runtime/%.c
 	@mkdir -p $(@D)
@@ -121,7 +121,7 @@ run: check-tools $(OUT)/$(APP).elf $(RUNNER)
 
 debug: check-tools $(OUT)/$(APP).elf $(RUNNER)
 	@tools/check-tools qemu
-	$(RUNNER) debug --machine $(MACHINE) --boot $(BOOT) --mem $(MEM) $(OUT)/$(APP).dbg.elf -- $(ARGS)
+	$(RUNNER) debug --machine $(MACHINE) --boot $(BOOT) --mem $(MEM) $(OUT)/$(APP).elf -- $(ARGS)
 
 test: images
 	@tools/check-tools qemu test

@@ -129,6 +129,11 @@ final class FaultBootTests: XCTestCase {
         XCTAssert(output.contains("address (cr2): 0x0000000000000008\n"), output)
     }
 
+    func testCodeIsReadOnly() throws {
+        let output = try panic("write-code")
+        XCTAssert(output.contains("page fault (#PF) (vector 14), error 0x3 (write, protection violation, kernel)"), output)
+    }
+
     func testDivideError() throws {
         let output = try panic("divide", machine: .q35)
         XCTAssert(output.contains("*** PANIC: divide error (#DE) (vector 0)\n"), output)

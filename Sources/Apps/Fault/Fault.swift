@@ -1,7 +1,7 @@
 // fault: the panic-path test application. Its first argument picks one fault
 // per run; the boot tests assert on the panic report and the panic status.
-//   page-fault | null | divide | overflow | bounds | unwrap | stack-overflow
-//   | double-free | exit N
+//   page-fault | null | write-code | divide | overflow | bounds | unwrap
+//   | stack-overflow | double-free | exit N
 
 import Swiftlet
 
@@ -10,13 +10,14 @@ struct Fault {
     static func main() {
         let arguments = Kernel.arguments
         guard let which = arguments.first else {
-            print("usage: fault page-fault|null|divide|overflow|bounds|unwrap|stack-overflow|double-free|exit N")
+            print("usage: fault page-fault|null|write-code|divide|overflow|bounds|unwrap|stack-overflow|double-free|exit N")
             Kernel.exit(2)
         }
         print("fault: triggering \(which)")
         switch which {
         case "page-fault": pageFault(at: 0x40_0000_0000)
         case "null": pageFault(at: 0)
+        case "write-code": writeCode()
         case "divide": print(divide(7, by: zero()))
         case "overflow": print(add(Int.max, opaque(1)))
         case "bounds": print([1, 2, 3][opaque(5)])
@@ -40,6 +41,13 @@ struct Fault {
     @inline(never) static func pageFault(at address: UInt) {
         let pointer = UnsafeMutablePointer<UInt64>(bitPattern: address | 8)!
         pointer.pointee = 0x5EED
+    }
+
+    /// Code pages are read-only: a store into a function's first bytes faults.
+    @inline(never) static func writeCode() {
+        let function: @convention(c) () -> Void = { print("never runs") }
+        let code = unsafeBitCast(function, to: UnsafeMutablePointer<UInt8>.self)
+        code.pointee = 0xCC
     }
 
     /// Swift's `/` traps on a zero divisor before the CPU sees it, so run the

@@ -70,6 +70,7 @@ if command == "debug" {
         QEMU waits for gdb on localhost:1234. In another terminal:
           gdb \(symbols) -ex 'target remote localhost:1234' -ex 'break swiftlet_pc_start' -ex continue
         """)
+    fflush(stdout)
 }
 
 do {
