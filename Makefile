@@ -13,7 +13,7 @@ EMBEDDED_LIB := $(TOOLCHAIN)/lib/swift/embedded/x86_64-unknown-none-elf
 
 TARGET       ?= pc
 APP          ?= hello
-APPS         := hello fault boottime
+APPS         := hello fault boottime swiftcheck
 MACHINE      ?= microvm
 BOOT         ?= multiboot
 MEM          ?= 32
@@ -83,6 +83,7 @@ $(MODS)/app-%.o: $(MODS)/Swiftlet.o $$(wildcard Sources/Apps/$$(APPDIR_$$*)/*.sw
 APPDIR_hello := Hello
 APPDIR_fault := Fault
 APPDIR_boottime := BootTime
+APPDIR_swiftcheck := SwiftCheck
 
 $(OUT)/boot/%.o: boot/pc/%.S
 	@mkdir -p $(@D)
@@ -107,6 +108,7 @@ hosted:
 	swift build -c release --product swiftlet
 	swift build -c release --product hello
 	swift build -c release --product fault
+	swift build -c release --product swiftcheck
 
 # --- running ----------------------------------------------------------------
 

@@ -13,6 +13,7 @@ let package = Package(
         .executable(name: "swiftlet", targets: ["SwiftletTool"]),
         .executable(name: "hello", targets: ["Hello"]),
         .executable(name: "fault", targets: ["Fault"]),
+        .executable(name: "swiftcheck", targets: ["SwiftCheck"]),
     ],
     targets: [
         // Portable kernel modules (also built in Embedded mode by the Makefile).
@@ -23,6 +24,7 @@ let package = Package(
         // Applications, hosted builds.
         .executableTarget(name: "Hello", dependencies: ["Swiftlet", "PlatformHosted"], path: "Sources/Apps/Hello"),
         .executableTarget(name: "Fault", dependencies: ["Swiftlet", "PlatformHosted"], path: "Sources/Apps/Fault"),
+        .executableTarget(name: "SwiftCheck", dependencies: ["Swiftlet", "PlatformHosted"], path: "Sources/Apps/SwiftCheck"),
         // Tooling: running images under QEMU.
         .target(name: "Runner", path: "Sources/Tools/Runner"),
         .executableTarget(name: "SwiftletTool", dependencies: ["Runner"], path: "Sources/Tools/swiftlet"),

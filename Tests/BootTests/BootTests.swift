@@ -84,6 +84,21 @@ final class HelloBootTests: XCTestCase {
     }
 }
 
+final class RuntimeBootTests: XCTestCase {
+    /// Classes, closures, collections, String, random and libm inside the image.
+    func testSwiftRuntimeSupportInTheImage() throws {
+        for machine in [Machine.microvm, .q35] {
+            let result = try boot("swiftcheck", machine: machine)
+            XCTAssertEqual(result.exit, .exited(0), result.output)
+            for check in ["classes", "deinit", "closures", "existentials", "array", "dictionary", "set", "string",
+                          "string interpolation", "random", "libm", "optionals", "heap statistics"] {
+                XCTAssert(result.output.contains("ok \(check)\n"), "\(machine) \(check): \(result.output)")
+            }
+            XCTAssert(result.output.contains("swiftcheck: 0 failures"), result.output)
+        }
+    }
+}
+
 final class ExitStatusBootTests: XCTestCase {
     func testApplicationStatusReachesTheHostExactly() throws {
         for status in [0, 1, 7, 42, 124] {

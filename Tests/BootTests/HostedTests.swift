@@ -31,6 +31,12 @@ final class HostedTests: XCTestCase {
         XCTAssert(output.contains("memory: 16384 KiB RAM, heap "), output)
     }
 
+    func testHostedSwiftCheck() throws {
+        let (status, output) = try runHosted("swiftcheck", [])
+        XCTAssertEqual(status, 0, output)
+        XCTAssert(output.contains("swiftcheck: 0 failures"), output)
+    }
+
     func testHostedExitStatus() throws {
         XCTAssertEqual(try runHosted("fault", ["exit", "7"]).status, 7)
         XCTAssertEqual(try runHosted("fault", ["exit", "200"]).status, 200, "hosted carries any 8-bit status")
