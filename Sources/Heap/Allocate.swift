@@ -78,7 +78,7 @@ extension Control {
         guard address & 15 == 0 else { return .failed(Verdict.foreign) }
         let info = load(block &+ Layout.infoOffset)
         guard tagValid(block, info) else { return .failed(Verdict.foreign) }
-        guard info & Layout.free == 0 else { return .failed(Verdict.doubleFree) }
+        guard info & (Layout.free | Layout.cached) == 0 else { return .failed(Verdict.doubleFree) }
         let size = info & Layout.sizeMask
         let next = block &+ size
         // Bounds first: a neighbour's header is read only once it is in range.
@@ -103,6 +103,28 @@ extension Control {
     }
 
     // MARK: allocation
+
+    @inline(always)
+    func allocate(_ need: UInt, _ alignment: UInt) -> UInt {
+        alignment <= 16 ? allocateBlock(need) : allocateAligned(need, alignment)
+    }
+
+    /// The TLSF path of `Heap.allocate`, kept out of line so the quick-bin
+    /// path stays small. Out of room, it gives the cached blocks back
+    /// (coalescing) and tries once more.
+    @inline(never)
+    func allocateFromLists(_ need: UInt, _ alignment: UInt) -> UnsafeMutableRawPointer? {
+        var block = allocate(need, alignment)
+        if block == 0 && flushQuickBins() > 0 { block = allocate(need, alignment) }
+        guard block != 0 else { return nil }
+        return UnsafeMutableRawPointer(bitPattern: block &+ Layout.header)
+    }
+
+    /// The TLSF path of `Heap.free`, out of line for the same reason.
+    @inline(never)
+    func validateAndRelease(_ address: UInt) throws(HeapError) {
+        release(try validate(address))
+    }
 
     /// The common path (alignment <= 16). When the tail left after the split
     /// falls in the class the block came from, the tail simply takes the

@@ -17,6 +17,8 @@ struct WalkTotals {
     var live: UInt = 0
     var free: UInt = 0
     var freeBlocks = 0
+    var cached: UInt = 0
+    var cachedBlocks = 0
     var managed: UInt = 0
 }
 
@@ -30,8 +32,9 @@ extension Control {
             guard checkRegion(i, &walk) else { return false }
         }
         guard walk.used == field(Control.usedOffset), walk.live == field(Control.liveOffset),
-            walk.free == freeBytes, walk.managed == field(Control.managedOffset),
-            field(Control.peakOffset) >= walk.used
+            walk.free &+ walk.cached == freeBytes, walk.managed == field(Control.managedOffset),
+            field(Control.peakOffset) >= walk.used,
+            let bins = checkQuickBins(), bins.blocks == walk.cachedBlocks, bins.bytes == walk.cached
         else { return false }
         return checkFreeLists(expectedBlocks: walk.freeBlocks, expectedBytes: walk.free)
     }
@@ -47,10 +50,11 @@ extension Control {
         var prevWasFree = false
         while true {
             let info = load(block &+ Layout.infoOffset)
-            // Only the free bit may be set among the flag bits.
-            guard tagValid(block, info), load(block) == prev, info & 14 == 0 else { return false }
+            // Only one of the free and cached bits may be set among the flag bits.
+            guard tagValid(block, info), load(block) == prev, info & 12 == 0, info & 3 != 3 else { return false }
             let size = info & Layout.sizeMask
             let isFree = info & Layout.free != 0
+            let isCached = info & Layout.cached != 0
             if block == sentinel {
                 guard size == 0, !isFree else { return false }
                 break
@@ -60,6 +64,9 @@ extension Control {
                 guard !prevWasFree, !listIsEmpty(classIndex(size)) else { return false }
                 walk.free &+= size
                 walk.freeBlocks &+= 1
+            } else if isCached {
+                walk.cached &+= size
+                walk.cachedBlocks &+= 1
             } else {
                 walk.used &+= size &- Layout.header
                 walk.live &+= 1

@@ -27,7 +27,7 @@ struct Control {
     static let liveOffset: UInt = 8248
     static let slBitmapsOffset: UInt = 8256  // 32 words
     static let regionsOffset: UInt = 8512  // 32 x (first block, sentinel)
-    static let size: UInt = 9024
+    static let size: UInt = QuickBins.end  // the quick bins follow the regions
     static let maxRegions = 32
 
     @inline(always) func field(_ offset: UInt) -> UInt { load(base &+ offset) }

@@ -16,8 +16,8 @@
 // Every region ends with a 16-byte used "sentinel" header of size 0, which
 // stops coalescing and the block walk.
 //
-// The control block (bitmaps, 1024 list heads, region table, totals: about
-// 9 KiB) is placed at the start of the first region, so `init()` touches no
+// The control block (bitmaps, 1024 list heads, region table, totals, quick
+// bins: about 10 KiB) is placed at the start of the first region, so `init()` touches no
 // memory and `addRegion` writes only the control block's fixed 832 bytes,
 // one list head and two block headers. Consequences: the first region must
 // hold the control block and one block (smaller ones before it are ignored),
@@ -25,26 +25,30 @@
 // `Heap` as a handle and keep one copy.
 //
 // Detection. `free`, `reallocate` and `usableSize` validate the pointer before
-// writing anything, reading only inside the region the pointer claims: it
-// must be 16-aligned with its header inside a region; the header's 24-bit tag
-// (a keyed hash of the block address, size and flag with a per-heap secret)
-// must match; the next block must have a valid tag and point back at this
-// block; the previous block must have a valid tag and end exactly here. A
-// freed block keeps a valid header marked free (also when it was merged into
-// its predecessor), so a second free reports `.doubleFree`; a bad tag is
-// `.foreignPointer`; neighbours that disagree are `.corrupted`.
+// touching anything: it must be 16-aligned and its header must lie inside a
+// region; the header's 24-bit tag (a keyed hash of the block address, size and
+// flags with a per-heap secret) must match and mark a live block. Blocks of
+// 1 KiB and more (and everything `reallocate` touches) also get their
+// neighbours checked: the next physical block must have a valid tag and point
+// back at this block; a free previous block must have a valid tag and end
+// exactly at this block. Smaller blocks go to the quick bins (QuickBins.swift)
+// on free and get the neighbour check when they leave them: one that fails
+// is kept out of the lists and `check()` reports it. A block freed twice still
+// carries a valid header marked free or cached (also when it was merged into
+// its predecessor), so the second free reports `.doubleFree` instead of
+// corrupting the lists.
 // Limits, by design:
-//   - a pointer freed again after its memory was handed out again at the same
-//     address releases the new owner's block (ABA), and one freed again after
-//     its memory was reused and overwritten is reported as foreign;
-//   - a random header passes the tag with odds 2^-24 and must then also agree
-//     with both neighbours (an exact 64-bit back link), so stray pointers are
-//     caught in practice; code that knows the secret can forge headers (it is
-//     a corruption detector, not a security boundary);
-//   - writes after free into a free block's list links are not detected here
-//     (the next unlink trusts them); `check()` finds them;
-//   - the default secret comes from the first region's address; pass
-//     `init(secret:)` a boot-time random value for an unpredictable one.
+//   - a pointer is freed twice after its memory was handed out again at the
+//     same address: the second free releases the new owner's block (ABA);
+//   - a forged header passes with odds about 2^-24 per header, and the
+//     neighbour checks must be forged too, so a random pointer into a block
+//     is accepted only with negligible probability; a caller that knows the
+//     secret can forge headers (the secret is not a security boundary);
+//   - writes after free into a free block's links, or overflows that rewrite
+//     a neighbour's header with its own old contents, are only found by
+//     `check()`;
+//   - the default secret is derived from the first region's address; pass
+//     `init(secret:)` a random seed for better odds.
 // Other limits: 64-bit targets only; one block is at most 1 TiB - 16 (larger
 // regions are truncated); at most `maxRegions` regions (a region that starts
 // exactly where an earlier one ends is merged into it and does not count);
@@ -124,16 +128,18 @@ public struct Heap {
         else { return nil }
         let c = Control(base: control)
         let need = requestBlockSize(UInt(bitPattern: size))
-        let block =
-            alignment <= 16
-            ? c.allocateBlock(need) : c.allocateAligned(need, UInt(bitPattern: alignment))
-        guard block != 0 else { return nil }
-        return UnsafeMutableRawPointer(bitPattern: block &+ Layout.header)
+        if alignment <= 16 && need < QuickBins.sizeLimit {
+            let cached = c.takeCached(need)
+            if cached != 0 { return UnsafeMutableRawPointer(bitPattern: cached &+ Layout.header) }
+        }
+        return c.allocateFromLists(need, UInt(bitPattern: alignment))
     }
 
     public mutating func free(_ pointer: UnsafeMutableRawPointer) throws(HeapError) {
         let c = try controlFor(pointer)
-        c.release(try c.validate(UInt(bitPattern: pointer)))
+        let address = UInt(bitPattern: pointer)
+        if c.cacheIfSmall(address) { return }
+        try c.validateAndRelease(address)
     }
 
     /// realloc semantics: shrinks in place, grows in place into a free next
@@ -175,12 +181,14 @@ public struct Heap {
 
     // MARK: figures
 
+    /// Flushes the quick bins first, so `largestFree` is exact.
     public var stats: HeapStats {
         guard control != 0 else {
             return HeapStats(
                 totalBytes: 0, inUse: 0, peakInUse: 0, freeBytes: 0, largestFree: 0, allocations: 0)
         }
         let c = Control(base: control)
+        c.flushQuickBins()
         return HeapStats(
             totalBytes: Int(bitPattern: c.field(Control.managedOffset)),
             inUse: Int(bitPattern: c.field(Control.usedOffset)),
@@ -195,7 +203,10 @@ public struct Heap {
 
     /// Number of free blocks (walks the free lists: for tests and debugging).
     public func freeBlockCount() -> Int {
-        control == 0 ? 0 : Control(base: control).freeBlockCount()
+        guard control != 0 else { return 0 }
+        let c = Control(base: control)
+        c.flushQuickBins()
+        return c.freeBlockCount()
     }
 
     // MARK: regions

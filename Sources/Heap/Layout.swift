@@ -9,6 +9,8 @@ enum Layout {
     static let minBlock: UInt = 32
 
     static let free: UInt = 1
+    /// In a QuickBins bin: neither live nor in a TLSF list.
+    static let cached: UInt = 2
 
     /// Bits 0..39 of `info` hold size | flags; bits 40..63 hold the tag.
     static let tagShift: UInt = 40

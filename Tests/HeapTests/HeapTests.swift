@@ -403,8 +403,9 @@ final class HeapTests: XCTestCase {
         let arena = Arena(64 << 10)
         var heap = Heap()
         heap.addRegion(arena.base, size: arena.size)
-        let a = heap.allocate(size: 64)!
-        let b = heap.allocate(size: 64)!
+        // Blocks too big for the quick bins: every free checks both neighbours.
+        let a = heap.allocate(size: 1024)!
+        let b = heap.allocate(size: 1024)!
         let usable = try heap.usableSize(a)
         memset(a, 0x41, usable + 12)  // a classic overflow into b's header
         XCTAssertThrowsError(try heap.free(b)) { XCTAssertEqual($0 as? HeapError, .foreignPointer(UInt(bitPattern: b))) }
@@ -412,13 +413,29 @@ final class HeapTests: XCTestCase {
         XCTAssertFalse(heap.check())
     }
 
-    func testNeighbourMismatchIsReported() throws {
+    func testHeaderOverflowBehindACachedBlockIsCaughtWhenItLeavesTheCache() throws {
         let arena = Arena(64 << 10)
         var heap = Heap()
         heap.addRegion(arena.base, size: arena.size)
         let a = heap.allocate(size: 64)!
         let b = heap.allocate(size: 64)!
-        let c = heap.allocate(size: 64)!
+        memset(a, 0x41, try heap.usableSize(a) + 12)
+        XCTAssertThrowsError(try heap.free(b)) { XCTAssertEqual($0 as? HeapError, .foreignPointer(UInt(bitPattern: b))) }
+        try heap.free(a)  // a's own header is intact: cached, its neighbour checked later
+        XCTAssertFalse(heap.check())
+        let free = heap.stats.freeBytes  // flushes: a is kept out of the lists, not merged
+        XCTAssertFalse(heap.check(), "the damaged neighbourhood stays reported")
+        XCTAssertEqual(heap.stats.freeBytes, free)
+        XCTAssertNotNil(heap.allocate(size: 64), "the rest of the heap keeps working")
+    }
+
+    func testNeighbourMismatchIsReported() throws {
+        let arena = Arena(64 << 10)
+        var heap = Heap()
+        heap.addRegion(arena.base, size: arena.size)
+        let a = heap.allocate(size: 1024)!
+        let b = heap.allocate(size: 1024)!
+        let c = heap.allocate(size: 1024)!
         // c's back link now names a real block that does not end at c.
         (c - 16).storeBytes(of: UInt(bitPattern: a - 16), as: UInt.self)
         XCTAssertThrowsError(try heap.free(c)) { XCTAssertEqual($0 as? HeapError, .corrupted(UInt(bitPattern: c))) }
@@ -429,6 +446,27 @@ final class HeapTests: XCTestCase {
         XCTAssertTrue(heap.check())
         for p in [b, a, c] { try heap.free(p) }
         XCTAssertEqual(heap.freeBlockCount(), 1)
+    }
+
+    func testQuickBinsReuseSameSizeAndFlushOnExhaustion() throws {
+        let arena = Arena(64 << 10)
+        var heap = Heap()
+        heap.addRegion(arena.base, size: arena.size)
+        let p = heap.allocate(size: 100)!
+        try heap.free(p)
+        XCTAssertEqual(heap.allocate(size: 100), p, "a same-size allocation reuses the cached block")
+        try heap.free(p)
+        XCTAssertThrowsError(try heap.free(p)) { XCTAssertEqual($0 as? HeapError, .doubleFree(UInt(bitPattern: p))) }
+        XCTAssertThrowsError(try heap.reallocate(p, size: 10))
+        XCTAssertTrue(heap.check())
+        // Fill the heap with small blocks, free them all (most land in bins),
+        // then one allocation of nearly everything must still succeed.
+        var blocks: [UnsafeMutableRawPointer] = []
+        while let q = heap.allocate(size: 48) { blocks.append(q) }
+        for q in blocks { try heap.free(q) }
+        XCTAssertTrue(heap.check())
+        let whole = Heap.maxRequest < arena.size ? 0 : arena.size - Heap.controlBytes - 64
+        XCTAssertNotNil(heap.allocate(size: whole), "flushing the bins coalesced the region")
     }
 
     func testHeapWithoutRegions() throws {

@@ -1,0 +1,125 @@
+// QuickBins: a small cache of recently freed small blocks in front of TLSF,
+// so a free followed by an allocation of the same size is a list push and
+// pop instead of a coalesce and a split (glibc's tcache does the same).
+//
+// Block sizes below 1 KiB have exact 16-byte bins of at most 16 blocks.
+// A cached block stays a block of its own (marked `cached` in a tagged
+// header, its neighbours do not merge with it) and counts as free in the
+// statistics. Misuse detection is unchanged: a cached block is not live,
+// so a second free of it reports `.doubleFree`. The bins are flushed into
+// TLSF - coalescing everything - before an allocation fails and before
+// statistics are read, so exhaustion and `largestFree` stay exact.
+// Tests: Tests/HeapTests/HeapTests.swift.
+
+enum QuickBins {
+    /// Blocks smaller than this are cached, one bin per 16-byte size.
+    static let sizeLimit: UInt = 1024
+    static let bins: UInt = sizeLimit &>> 4
+    static let depth: UInt = 16
+    static let headsOffset: UInt = Control.regionsOffset &+ UInt(Control.maxRegions) &* 16
+    static let countsOffset: UInt = headsOffset &+ bins &* 8  // bin sizes
+    static let end: UInt = countsOffset &+ bins &* 8
+}
+
+extension Control {
+    @inline(always) func binHead(_ bin: UInt) -> UInt { field(QuickBins.headsOffset &+ bin &<< 3) }
+    @inline(always) func binCount(_ bin: UInt) -> UInt { field(QuickBins.countsOffset &+ bin &<< 3) }
+
+    @inline(always)
+    func setBin(_ bin: UInt, head: UInt, count: UInt) {
+        setField(QuickBins.headsOffset &+ bin &<< 3, head)
+        setField(QuickBins.countsOffset &+ bin &<< 3, count)
+    }
+
+    /// Caches the block at payload `address` if it is a small live block of
+    /// the first region whose bin has room; false otherwise (the caller then
+    /// takes the full path, which also reports any misuse). This checks the
+    /// block's own header only (alignment, region, tag, live); its neighbours
+    /// are checked when it leaves the cache.
+    @inline(always)
+    func cacheIfSmall(_ address: UInt) -> Bool {
+        let block = address &- Layout.header
+        let first = regionFirst(0)
+        guard address & 15 == 0, block &- first < regionSentinel(0) &- first else { return false }
+        let info = load(block &+ Layout.infoOffset)
+        let size = info & Layout.sizeMask
+        guard size < QuickBins.sizeLimit, tagValid(block, info),
+              info & (Layout.free | Layout.cached) == 0 else { return false }
+        let bin = size &>> 4
+        let count = binCount(bin)
+        guard count < QuickBins.depth else { return false }
+        accountRelease(size)
+        writeInfo(block, size | Layout.cached)
+        store(block &+ Layout.nextFreeOffset, binHead(bin))
+        setBin(bin, head: block, count: count &+ 1)
+        return true
+    }
+
+    /// A cached block of exactly `need` bytes (< sizeLimit), marked used; or 0.
+    @inline(always)
+    func takeCached(_ need: UInt) -> UInt {
+        let bin = need &>> 4
+        let block = binHead(bin)
+        guard block != 0 else { return 0 }
+        setBin(bin, head: load(block &+ Layout.nextFreeOffset), count: binCount(bin) &- 1)
+        writeInfo(block, need)
+        accountAllocation(need)
+        return block
+    }
+
+    /// Gives every cached block back to TLSF (with coalescing), validating
+    /// its neighbours as a free would. A block that fails (a neighbour's header
+    /// was overwritten meanwhile) is left out of both the bins and TLSF, so
+    /// `check()` reports the damage instead of the lists absorbing it.
+    /// Returns how many blocks went back.
+    @discardableResult
+    func flushQuickBins() -> Int {
+        var flushed = 0
+        var bin: UInt = 2
+        while bin < QuickBins.bins {
+            var block = binHead(bin)
+            let size = bin &<< 4
+            while block != 0 {
+                let next = load(block &+ Layout.nextFreeOffset)
+                // Back to a live block, then the ordinary free path.
+                writeInfo(block, size)
+                accountAllocation(size)
+                let used = inspect(block &+ Layout.header)
+                if used.block != 0 {
+                    release(used)
+                    flushed &+= 1
+                } else {
+                    accountRelease(size)
+                    writeInfo(block, size | Layout.cached)
+                }
+                block = next
+            }
+            setBin(bin, head: 0, count: 0)
+            bin &+= 1
+        }
+        return flushed
+    }
+
+    /// `check()`'s part: every bin holds `count` cached blocks of its size
+    /// inside a region; returns the total of blocks and bytes, or nil.
+    func checkQuickBins() -> (blocks: Int, bytes: UInt)? {
+        var blocks = 0
+        var bytes: UInt = 0
+        for bin in UInt(0)..<QuickBins.bins {
+            var block = binHead(bin)
+            var count: UInt = 0
+            while block != 0 {
+                let info = load(block &+ Layout.infoOffset)
+                guard count < QuickBins.depth, bin >= 2, block & 15 == 0, regionIndex(block) >= 0,
+                      tagValid(block, info), info & Layout.lowMask == bin &<< 4 | Layout.cached
+                else { return nil }
+                count &+= 1
+                block = load(block &+ Layout.nextFreeOffset)
+            }
+            guard count == binCount(bin) else { return nil }
+            blocks &+= Int(count)
+            bytes &+= count &* (bin &<< 4)
+        }
+        return (blocks, bytes)
+    }
+}
