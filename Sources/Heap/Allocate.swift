@@ -182,21 +182,27 @@ extension Control {
     /// Marks the free, unlinked `block` of `size` bytes used, giving the tail
     /// beyond `need` back as a free block when it can be one.
     func carve(_ block: UInt, _ size: UInt, _ need: UInt) {
-        let rest = size &- need
-        let after = block &+ size
-        var used = size
-        if rest >= Layout.minBlock {
-            let tail = block &+ need
-            store(tail, block)
-            writeInfo(tail, rest | Layout.free)
-            store(after, tail)
-            link(tail, rest)
-            used = need
-        } else {
-            store(after, block)  // the aligned path moved the block's start
-        }
+        let used = keepHead(block, size, need)
         writeInfo(block, used)
         accountAllocation(used)
+    }
+
+    /// Splits the tail beyond `need` off the `size` bytes at `block` as a free
+    /// block when it can be one, and returns the size `block` keeps. The caller
+    /// writes `block`'s header.
+    func keepHead(_ block: UInt, _ size: UInt, _ need: UInt) -> UInt {
+        let rest = size &- need
+        let after = block &+ size
+        guard rest >= Layout.minBlock else {
+            store(after, block)  // the aligned path may have moved the block's start
+            return size
+        }
+        let tail = block &+ need
+        store(tail, block)
+        writeInfo(tail, rest | Layout.free)
+        store(after, tail)
+        link(tail, rest)
+        return need
     }
 
     @inline(always)
@@ -299,21 +305,8 @@ extension Control {
         let total = current &+ nextSize
         guard total >= need else { return false }
         unlink(used.next, nextSize)
-        let block = used.block
-        let after = block &+ total
-        let rest = total &- need
-        var size = total
-        if rest >= Layout.minBlock {
-            let tail = block &+ need
-            store(tail, block)
-            writeInfo(tail, rest | Layout.free)
-            store(after, tail)
-            link(tail, rest)
-            size = need
-        } else {
-            store(after, block)
-        }
-        writeInfo(block, size)
+        let size = keepHead(used.block, total, need)
+        writeInfo(used.block, size)
         let inUse = field(Control.usedOffset) &+ (size &- current)
         setField(Control.usedOffset, inUse)
         if inUse > field(Control.peakOffset) { setField(Control.peakOffset, inUse) }

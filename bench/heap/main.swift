@@ -86,46 +86,37 @@ struct SizeStream {
     }
 }
 
-/// ns per free+allocate pair on the TLSF heap.
-func heapPairs(region: UnsafeMutableRawPointer, regionSize: Int) -> Double {
-    var heap = Heap()
-    heap.addRegion(region, size: regionSize)
-    var sizes = SizeStream()
-    let ring = UnsafeMutablePointer<UnsafeMutableRawPointer>.allocate(capacity: ringSize)
-    defer { ring.deallocate() }
-    for i in 0..<ringSize {
-        let p = heap.allocate(size: sizes.next())!
-        p.storeBytes(of: UInt8(truncatingIfNeeded: i), as: UInt8.self)
-        ring[i] = p
-    }
-    var sum: UInt = 0
-    let t0 = nowNs()
-    var slot = 0
-    for step in 0..<steps {
-        let old = ring[slot]
-        sum &+= UInt(old.load(as: UInt8.self))
-        do { try heap.free(old) } catch { fatalError("heap free failed: \(error)") }
-        let p = heap.allocate(size: sizes.next()).unsafelyUnwrapped
-        p.storeBytes(of: UInt8(truncatingIfNeeded: step), as: UInt8.self)
-        ring[slot] = p
-        slot = slot == ringSize - 1 ? 0 : slot + 1
-    }
-    let t1 = nowNs()
-    for i in 0..<ringSize {
-        do { try heap.free(ring[i]) } catch { fatalError("heap free failed: \(error)") }
-    }
-    guard heap.check(), heap.stats.allocations == 0 else { fatalError("heap inconsistent") }
-    checksum &+= sum
-    return Double(t1 - t0) / Double(steps)
+/// What the pair workload needs of an allocator; generic, so each use is
+/// specialised and measures the allocator, not an indirection.
+protocol PairAllocator {
+    mutating func allocate(_ size: Int) -> UnsafeMutableRawPointer
+    mutating func release(_ pointer: UnsafeMutableRawPointer)
 }
 
-/// ns per free+malloc pair on glibc, same sequence.
-func glibcPairs() -> Double {
+struct TLSF: PairAllocator {
+    var heap = Heap()
+    init(region: UnsafeMutableRawPointer, size: Int) { heap.addRegion(region, size: size) }
+    @inline(__always) mutating func allocate(_ size: Int) -> UnsafeMutableRawPointer {
+        heap.allocate(size: size).unsafelyUnwrapped
+    }
+    @inline(__always) mutating func release(_ pointer: UnsafeMutableRawPointer) {
+        do { try heap.free(pointer) } catch { fatalError("heap free failed: \(error)") }
+    }
+}
+
+struct GlibcMalloc: PairAllocator {
+    @inline(__always) mutating func allocate(_ size: Int) -> UnsafeMutableRawPointer { malloc(size).unsafelyUnwrapped }
+    @inline(__always) mutating func release(_ pointer: UnsafeMutableRawPointer) { Glibc.free(pointer) }
+}
+
+/// ns per free+allocate pair: a ring of live blocks, each step frees the
+/// oldest and allocates the next size of the shared sequence.
+func pairs<A: PairAllocator>(_ allocator: inout A) -> Double {
     var sizes = SizeStream()
     let ring = UnsafeMutablePointer<UnsafeMutableRawPointer>.allocate(capacity: ringSize)
     defer { ring.deallocate() }
     for i in 0..<ringSize {
-        let p = malloc(sizes.next())!
+        let p = allocator.allocate(sizes.next())
         p.storeBytes(of: UInt8(truncatingIfNeeded: i), as: UInt8.self)
         ring[i] = p
     }
@@ -135,14 +126,14 @@ func glibcPairs() -> Double {
     for step in 0..<steps {
         let old = ring[slot]
         sum &+= UInt(old.load(as: UInt8.self))
-        Glibc.free(old)
-        let p = malloc(sizes.next()).unsafelyUnwrapped
+        allocator.release(old)
+        let p = allocator.allocate(sizes.next())
         p.storeBytes(of: UInt8(truncatingIfNeeded: step), as: UInt8.self)
         ring[slot] = p
         slot = slot == ringSize - 1 ? 0 : slot + 1
     }
     let t1 = nowNs()
-    for i in 0..<ringSize { Glibc.free(ring[i]) }
+    for i in 0..<ringSize { allocator.release(ring[i]) }
     checksum &+= sum
     return Double(t1 - t0) / Double(steps)
 }
@@ -158,8 +149,11 @@ struct HeapBench {
         var heapRuns: [Double] = []
         var glibcRuns: [Double] = []
         for _ in 0..<5 {
-            heapRuns.append(heapPairs(region: region, regionSize: regionSize))
-            glibcRuns.append(glibcPairs())
+            var tlsf = TLSF(region: region, size: regionSize)
+            heapRuns.append(pairs(&tlsf))
+            guard tlsf.heap.check(), tlsf.heap.stats.allocations == 0 else { fatalError("heap inconsistent") }
+            var glibc = GlibcMalloc()
+            glibcRuns.append(pairs(&glibc))
         }
         region.deallocate()
         let heapNs = median(heapRuns)
