@@ -128,7 +128,7 @@ debug: check-tools $(OUT)/$(APP).elf $(RUNNER)
 test: images
 	@tools/check-tools qemu test
 	swift build --build-tests
-	SWIFTLET_IMAGES=$(CURDIR)/$(BUILD) swift test --skip-build
+	SWIFTLET_IMAGES=$(CURDIR)/$(BUILD) swift test --skip-build --disable-swift-testing
 
 bench: images $(RUNNER)
 	@tools/check-tools qemu bench
