@@ -75,7 +75,8 @@ _start32:
 1:      mov     %eax, (%edi)
         add     $4096, %eax
         add     $8, %edi
-        loop    1b
+        dec     %ecx
+        jnz     1b
 
         /* PD entries: 2 MiB pages for 2 MiB .. 4 GiB. */
         mov     $boot_pd + 8, %edi
@@ -84,7 +85,8 @@ _start32:
 2:      mov     %eax, (%edi)
         add     $0x200000, %eax
         add     $8, %edi
-        loop    2b
+        dec     %ecx
+        jnz     2b
         movl    $boot_pt + (PTE_P | PTE_W), boot_pd
 
         /* PT for the first 2 MiB: everything present and writable, then text+rodata
@@ -96,7 +98,8 @@ _start32:
 3:      mov     %eax, (%edi)
         add     $0x1000, %eax
         add     $8, %edi
-        loop    3b
+        dec     %ecx
+        jnz     3b
         mov     $__ro_start, %edi
         shr     $9, %edi                /* page number * 8 = byte offset in the PT */
         mov     $__ro_end, %ecx
@@ -104,7 +107,8 @@ _start32:
         shr     $12, %ecx
 4:      andl    $~PTE_W, boot_pt(%edi)
         add     $8, %edi
-        loop    4b
+        dec     %ecx
+        jnz     4b
         mov     $__guard_boot, %edi
         shr     $9, %edi
         movl    $0, boot_pt(%edi)
