@@ -122,17 +122,23 @@ public struct Heap {
     /// nil on exhaustion, size <= 0, size > `maxRequest`, or an alignment that
     /// is not a power of two in 1...`maxAlignment`.
     public mutating func allocate(size: Int, alignment: Int = 16) -> UnsafeMutableRawPointer? {
+        // Quick-bin path first: a small size with at most 16-byte alignment
+        // (both unsigned compares also reject size 0 and alignment 0).
+        let small = UInt(bitPattern: size &- 1) < QuickBins.sizeLimit &- 2 * Layout.header
+        if small && UInt(bitPattern: alignment &- 1) < 16 && alignment & (alignment &- 1) == 0 && control != 0 {
+            let c = Control(base: control)
+            let need = requestBlockSize(UInt(bitPattern: size))
+            let cached = c.takeCached(need)
+            if cached != 0 { return UnsafeMutableRawPointer(bitPattern: cached &+ Layout.header) }
+            return c.allocateFromLists(need, UInt(bitPattern: alignment))
+        }
         guard control != 0, UInt(bitPattern: size &- 1) < UInt(Heap.maxRequest),
             UInt(bitPattern: alignment &- 1) < UInt(Heap.maxAlignment),
             alignment & (alignment &- 1) == 0
         else { return nil }
-        let c = Control(base: control)
-        let need = requestBlockSize(UInt(bitPattern: size))
-        if alignment <= 16 && need < QuickBins.sizeLimit {
-            let cached = c.takeCached(need)
-            if cached != 0 { return UnsafeMutableRawPointer(bitPattern: cached &+ Layout.header) }
-        }
-        return c.allocateFromLists(need, UInt(bitPattern: alignment))
+        // Big or strongly aligned: quick bins never hold such blocks.
+        return Control(base: control).allocateFromLists(requestBlockSize(UInt(bitPattern: size)),
+                                                        UInt(bitPattern: alignment))
     }
 
     public mutating func free(_ pointer: UnsafeMutableRawPointer) throws(HeapError) {
