@@ -47,10 +47,12 @@ public enum Kernel {
         public var ram: Int
         /// The kernel heap (on pc and hvt it serves every allocation).
         public var heap: HeapStats
+        /// Memory the heap takes on when it runs out (committed in 2 MiB steps).
+        public var heapReserve: Int
     }
 
     public static var memory: MemoryInfo {
-        MemoryInfo(ram: platformRAMBytes(), heap: KernelHeap.stats)
+        MemoryInfo(ram: platformRAMBytes(), heap: KernelHeap.stats, heapReserve: KernelHeap.reservedBytes)
     }
 
     /// Boot stages the platforms time-stamp with their cycle counter, in order.

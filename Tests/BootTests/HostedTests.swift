@@ -29,6 +29,7 @@ final class HostedTests: XCTestCase {
         XCTAssertEqual(status, 0, output)
         XCTAssert(output.hasPrefix("Hello from Swiftlet!\narguments: 2\n  [0] alpha\n  [1] two words\n"), output)
         XCTAssert(output.contains("memory: 16384 KiB RAM, heap "), output)
+        XCTAssert(output.contains(" KiB on demand, "), output)
     }
 
     func testHostedSwiftCheck() throws {

@@ -16,6 +16,6 @@ struct Hello {
             Console.print("  [\(index)] \(argument)")
         }
         let memory = Kernel.memory
-        Console.print("memory: \(memory.ram / 1024) KiB RAM, heap \(memory.heap.totalBytes / 1024) KiB, \(memory.heap.inUse) bytes in use")
+        Console.print("memory: \(memory.ram / 1024) KiB RAM, heap \(memory.heap.totalBytes / 1024) KiB + \(memory.heapReserve / 1024) KiB on demand, \(memory.heap.inUse) bytes in use")
     }
 }

@@ -73,7 +73,11 @@ struct SwiftCheck {
         let maybe: Int? = array.first { $0 > 10_000 }
         check("optionals", maybe == nil && (array.first { $0 < 5 } ?? -1) == 4)
 
+        // 8 MiB in one block: more than the heap starts with on pc, so it grows.
+        let big = [UInt8](repeating: 7, count: 8 << 20)
+        check("large allocation", big.count == 8 << 20 && big[big.count - 1] == 7)
         let memory = Kernel.memory
+        Console.print("heap: \(memory.heap.totalBytes / 1024) KiB + \(memory.heapReserve / 1024) KiB on demand")
         // On pc every object above came from the kernel heap; hosted ones from glibc.
         check("heap statistics", memory.heap.totalBytes > 0 && memory.heap.inUse <= memory.heap.peakInUse
               && memory.heap.peakInUse <= memory.heap.totalBytes)
