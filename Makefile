@@ -1,7 +1,8 @@
 # Swiftlet build: freestanding images with swiftc/clang/ld.lld directly, hosted
 # code and tests with SwiftPM. `make help` lists the targets.
 #
-# Images: build/$(PLATFORM)/$(APP).elf (stripped) and $(APP).dbg.elf (symbols).
+# Images: build/$(TARGET)/$(APP).elf (stripped) and $(APP).dbg.elf (symbols),
+# for TARGET=pc (QEMU, Multiboot + PVH) and TARGET=hvt (Solo5 hvt ABI).
 
 SHELL        := /bin/bash
 TOOLCHAIN    ?= $(shell dirname $$(dirname $$(readlink -f $$(command -v swiftc 2>/dev/null || echo /opt/swift/usr/bin/swiftc))))
@@ -13,7 +14,6 @@ EMBEDDED_LIB := $(TOOLCHAIN)/lib/swift/embedded/x86_64-unknown-none-elf
 
 TARGET       ?= pc
 APP          ?= hello
-APPS         := hello fault boottime swiftcheck
 MACHINE      ?= microvm
 BOOT         ?= multiboot
 MEM          ?= 32
@@ -23,28 +23,46 @@ ARGS         ?=
 BUILD        := build
 OUT          := $(BUILD)/$(TARGET)
 MODS         := $(OUT)/modules
+CPU_INCLUDE  := Sources/Platform/X86_64/CPU/include
 
-# Embedded Swift for x86_64 bare metal. SSE stays on for pc (the boot code enables it).
+# --- what each image platform is made of ------------------------------------
+# pc: SSE on (the boot code enables it). hvt: integer-only, because this
+# machine's KVM cannot run SSE or x87 guest code (../shared/notes/machine.md).
+APPS_pc          := hello fault boottime swiftcheck clock
+APPS_hvt         := hello fault boottime clock blktest netecho
+PLATFORM_pc      := PlatformPC
+PLATFORM_hvt     := PlatformHvt
+PLATFORMDIR_pc   := Sources/Platform/PC/Swift
+PLATFORMDIR_hvt  := Sources/Platform/Hvt/Swift
+BOOT_pc          := boot/pc/entry.S
+BOOT_hvt         := boot/hvt/entry.S
+SWIFT_ARCH_pc    :=
+SWIFT_ARCH_hvt   := -Xcc -mno-sse -Xcc -mno-sse2
+C_ARCH_pc        :=
+C_ARCH_hvt       := -mno-sse -mno-sse2 -mno-mmx
+MODULES_hvt_EXTRA := HvtABI
+
+APPS         := $(APPS_$(TARGET))
+PLATFORM     := $(PLATFORM_$(TARGET))
+
 SWIFT_EMBEDDED := -target x86_64-unknown-none-elf -enable-experimental-feature Embedded \
     -enable-experimental-feature Extern -wmo -parse-as-library $(SWIFT_OPT) -g -swift-version 5 \
     -Xfrontend -disable-stack-protector -Xfrontend -function-sections -Xcc -mno-red-zone \
-    -Xfrontend -trap-function -Xfrontend swiftlet_trap -I $(MODS) -I Sources/Platform/PC/CPU/include $(SWIFT_EXTRA)
+    -Xfrontend -trap-function -Xfrontend swiftlet_trap -I $(MODS) -I $(CPU_INCLUDE) \
+    $(SWIFT_ARCH_$(TARGET)) $(SWIFT_EXTRA)
 CFLAGS_FREE  := --target=x86_64-unknown-none-elf -ffreestanding -fno-builtin -fno-stack-protector \
-    -mno-red-zone -fno-pic -O2 -g -ffunction-sections -Wall -Werror
-LDFLAGS_PC   := -static --gc-sections -z max-page-size=4096 -z norelro --no-rosegment -T linker/pc.ld $(LD_EXTRA)
+    -mno-red-zone -fno-pic -O2 -g -ffunction-sections -Wall -Werror $(C_ARCH_$(TARGET))
+LDFLAGS      := -static --gc-sections -z max-page-size=4096 -z norelro -T linker/$(TARGET).ld $(LD_EXTRA)
 
-PORTABLE_MODULES := Heap Swiftlet
-Heap_SRC         := $(wildcard Sources/Heap/*.swift)
-Swiftlet_SRC     := $(wildcard Sources/Swiftlet/*.swift)
-PlatformPC_SRC   := $(wildcard Sources/Platform/PC/Swift/*.swift)
-RUNTIME_SRC      := $(wildcard Sources/Runtime/*.c)
-CPU_HEADERS      := $(wildcard Sources/Platform/PC/CPU/include/*)
+# hvt has no floating point at all, so no libm: a use of it fails to link.
+RUNTIME_pc   := alloc string math
+RUNTIME_hvt  := alloc string
+RUNTIME_OBJS := $(foreach r,$(RUNTIME_$(TARGET)),$(OUT)/runtime/$(r).o)
+BOOT_OBJS    := $(OUT)/boot/entry.o $(OUT)/boot/exceptions.o $(OUT)/boot/storage.o
+KERNEL_OBJS  := $(MODS)/Heap.o $(MODS)/Swiftlet.o $(MODS)/X86.o \
+    $(if $(MODULES_$(TARGET)_EXTRA),$(MODS)/HvtABI.o) $(MODS)/$(PLATFORM).o $(RUNTIME_OBJS)
 
-pc_BOOT_OBJS := $(OUT)/boot/entry.o $(OUT)/boot/exceptions.o
-pc_KERNEL_OBJS := $(MODS)/Heap.o $(MODS)/Swiftlet.o $(MODS)/PlatformPC.o \
-    $(patsubst Sources/Runtime/%.c,$(OUT)/runtime/%.o,$(RUNTIME_SRC))
-
-.PHONY: all images hosted run test test-hosted bench size debug clean help check-tools tools
+.PHONY: all images target-images hosted run test bench size debug clean help check-tools
 .DELETE_ON_ERROR:
 .SECONDARY:
 .SECONDEXPANSION:
@@ -52,10 +70,11 @@ pc_KERNEL_OBJS := $(MODS)/Heap.o $(MODS)/Swiftlet.o $(MODS)/PlatformPC.o \
 all: images hosted
 
 help:
-	@echo "make              build every image (build/pc/*.elf) and the hosted programs"
+	@echo "make              build every image (build/pc/*.elf, build/hvt/*.elf) and the hosted programs"
 	@echo "make run          build hello and boot it under QEMU (TCG, microvm)"
 	@echo "                  APP=fault ARGS='divide' MACHINE=pc|q35|microvm BOOT=multiboot|pvh MEM=MiB"
-	@echo "make test         run every test (XCTest: hosted units and QEMU boot tests)"
+	@echo "make run TARGET=hvt   build hello for hvt and boot it under our KVM monitor"
+	@echo "make test         run every test (XCTest: hosted units, QEMU and monitor boot tests)"
 	@echo "make bench        print benchmark figures as NAME VALUE UNIT"
 	@echo "make size         print image sizes"
 	@echo "make debug        boot APP paused under QEMU's gdb server and print the gdb command"
@@ -63,29 +82,54 @@ help:
 check-tools:
 	@tools/check-tools build
 
-images: check-tools $(foreach app,$(APPS),$(OUT)/$(app).elf) $(OUT)/floor.elf
+images: check-tools
+	@$(MAKE) --no-print-directory target-images TARGET=pc
+	@$(MAKE) --no-print-directory target-images TARGET=hvt
 
-# --- the pc platform -------------------------------------------------------
+target-images: $(foreach app,$(APPS),$(OUT)/$(app).elf) $(if $(filter pc,$(TARGET)),$(OUT)/floor.elf)
 
-$(MODS)/Heap.o: $(Heap_SRC)
+# --- modules ------------------------------------------------------------------
+
+$(MODS)/Heap.o: $(wildcard Sources/Heap/*.swift)
 	@mkdir -p $(@D)
 	$(SWIFTC) $(SWIFT_EMBEDDED) -module-name Heap -emit-module -emit-module-path $(MODS)/Heap.swiftmodule -c $^ -o $@
 
-$(MODS)/Swiftlet.o: $(Swiftlet_SRC) $(MODS)/Heap.o
-	$(SWIFTC) $(SWIFT_EMBEDDED) -module-name Swiftlet -emit-module -emit-module-path $(MODS)/Swiftlet.swiftmodule -c $(Swiftlet_SRC) -o $@
+$(MODS)/HvtABI.o: $(wildcard Sources/HvtABI/*.swift)
+	@mkdir -p $(@D)
+	$(SWIFTC) $(SWIFT_EMBEDDED) -module-name HvtABI -emit-module -emit-module-path $(MODS)/HvtABI.swiftmodule -c $^ -o $@
 
-$(MODS)/PlatformPC.o: $(PlatformPC_SRC) $(MODS)/Swiftlet.o $(CPU_HEADERS)
-	$(SWIFTC) $(SWIFT_EMBEDDED) -module-name PlatformPC -c $(PlatformPC_SRC) -o $@
+$(MODS)/Swiftlet.o: $(wildcard Sources/Swiftlet/*.swift) $(MODS)/Heap.o
+	$(SWIFTC) $(SWIFT_EMBEDDED) -module-name Swiftlet -emit-module -emit-module-path $(MODS)/Swiftlet.swiftmodule -c $(filter %.swift,$^) -o $@
 
-$(MODS)/app-%.o: $(MODS)/Swiftlet.o $$(wildcard Sources/Apps/$$(APPDIR_$$*)/*.swift)
-	$(SWIFTC) $(SWIFT_EMBEDDED) -module-name $(APPDIR_$*) -c $(wildcard Sources/Apps/$(APPDIR_$*)/*.swift) -o $@
+$(MODS)/X86.o: $(wildcard Sources/Platform/X86_64/Swift/*.swift) $(MODS)/Swiftlet.o $(wildcard $(CPU_INCLUDE)/*)
+	$(SWIFTC) $(SWIFT_EMBEDDED) -module-name X86 -emit-module -emit-module-path $(MODS)/X86.swiftmodule -c $(filter %.swift,$^) -o $@
+
+$(MODS)/$(PLATFORM).o: $(wildcard $(PLATFORMDIR_$(TARGET))/*.swift) $(MODS)/X86.o \
+        $(if $(MODULES_$(TARGET)_EXTRA),$(MODS)/HvtABI.o)
+	$(SWIFTC) $(SWIFT_EMBEDDED) -module-name $(PLATFORM) -c $(filter %.swift,$^) -o $@
 
 APPDIR_hello := Hello
 APPDIR_fault := Fault
 APPDIR_boottime := BootTime
 APPDIR_swiftcheck := SwiftCheck
+APPDIR_clock := Clock
+APPDIR_blktest := BlockTest
+APPDIR_netecho := NetEcho
 
-$(OUT)/boot/%.o: boot/pc/%.S
+$(MODS)/app-%.o: $(MODS)/Swiftlet.o $$(wildcard Sources/Apps/$$(APPDIR_$$*)/*.swift)
+	$(SWIFTC) $(SWIFT_EMBEDDED) -module-name $(APPDIR_$*) -c $(wildcard Sources/Apps/$(APPDIR_$*)/*.swift) -o $@
+
+# --- boot code, runtime, manifest --------------------------------------------
+
+$(OUT)/boot/entry.o: $(BOOT_$(TARGET))
+	@mkdir -p $(@D)
+	$(CLANG) --target=x86_64-unknown-none-elf -g -c $< -o $@
+
+$(OUT)/boot/%.o: boot/x86_64/%.S
+	@mkdir -p $(@D)
+	$(CLANG) --target=x86_64-unknown-none-elf -g -c $< -o $@
+
+$(OUT)/boot/floor.o: boot/pc/floor.S
 	@mkdir -p $(@D)
 	$(CLANG) --target=x86_64-unknown-none-elf -g -c $< -o $@
 
@@ -93,11 +137,22 @@ $(OUT)/runtime/%.o: Sources/Runtime/%.c
 	@mkdir -p $(@D)
 	$(CLANG) $(CFLAGS_FREE) -c $< -o $@
 
-$(OUT)/%.dbg.elf: $(MODS)/app-%.o $(pc_KERNEL_OBJS) $(pc_BOOT_OBJS) linker/pc.ld
-	$(LD) $(LDFLAGS_PC) -o $@ $(pc_BOOT_OBJS) $(pc_KERNEL_OBJS) $< $(EMBEDDED_LIB)/libswiftUnicodeDataTables.a
+# hvt: each application's Solo5 manifest note, from Sources/Apps/<App>/manifest
+# (one `block NAME` or `net NAME` a line; no file: no devices).
+$(OUT)/manifest-%.o: tools/hvt-manifest $$(wildcard Sources/Apps/$$(APPDIR_$$*)/manifest)
+	@mkdir -p $(@D)
+	tools/hvt-manifest $(wildcard Sources/Apps/$(APPDIR_$*)/manifest) > $(OUT)/manifest-$*.S
+	$(CLANG) --target=x86_64-unknown-none-elf -c $(OUT)/manifest-$*.S -o $@
+
+MANIFEST_OBJ = $(if $(filter hvt,$(TARGET)),$(OUT)/manifest-$*.o)
+
+# --- images -------------------------------------------------------------------
 
 $(OUT)/floor.dbg.elf: $(OUT)/boot/floor.o linker/pc.ld
-	$(LD) $(LDFLAGS_PC) -o $@ $<
+	$(LD) $(LDFLAGS) -o $@ $<
+
+$(OUT)/%.dbg.elf: $(MODS)/app-%.o $(KERNEL_OBJS) $(BOOT_OBJS) $$(MANIFEST_OBJ) linker/$(TARGET).ld
+	$(LD) $(LDFLAGS) -o $@ $(BOOT_OBJS) $(MANIFEST_OBJ) $(KERNEL_OBJS) $< $(EMBEDDED_LIB)/libswiftUnicodeDataTables.a
 
 $(OUT)/%.elf: $(OUT)/%.dbg.elf
 	$(OBJCOPY) --strip-all $< $@
@@ -106,20 +161,30 @@ $(OUT)/%.elf: $(OUT)/%.dbg.elf
 
 hosted:
 	swift build -c release --product swiftlet
+	swift build -c release --product swiftlet-hvt
 	swift build -c release --product hello
 	swift build -c release --product fault
 	swift build -c release --product swiftcheck
 
 # --- running ----------------------------------------------------------------
 
-RUNNER := .build/release/swiftlet
+RUNNER  := .build/release/swiftlet
+MONITOR := .build/release/swiftlet-hvt
 
 $(RUNNER): $(shell find Sources/Tools -name '*.swift' 2>/dev/null) Package.swift
 	swift build -c release --product swiftlet
 
+$(MONITOR): $(shell find Sources/Monitor Sources/HvtABI -name '*.swift' -o -name '*.[ch]' 2>/dev/null) Package.swift
+	swift build -c release --product swiftlet-hvt
+
+ifeq ($(TARGET),hvt)
+run: check-tools $(OUT)/$(APP).elf $(MONITOR)
+	$(MONITOR) --mem=$(MEM) $(OUT)/$(APP).elf $(ARGS)
+else
 run: check-tools $(OUT)/$(APP).elf $(RUNNER)
 	@tools/check-tools qemu
 	$(RUNNER) run --machine $(MACHINE) --boot $(BOOT) --mem $(MEM) $(OUT)/$(APP).elf -- $(ARGS)
+endif
 
 debug: check-tools $(OUT)/$(APP).elf $(RUNNER)
 	@tools/check-tools qemu
@@ -135,7 +200,7 @@ bench: images $(RUNNER)
 	@bench/run
 
 size: images
-	@for f in $(OUT)/*.elf; do case $$f in *.dbg.elf) ;; *) printf '%-28s %8d bytes\n' $$f $$(stat -c %s $$f);; esac; done
+	@for f in $(BUILD)/*/*.elf; do case $$f in *.dbg.elf) ;; *) printf '%-28s %8d bytes\n' $$f $$(stat -c %s $$f);; esac; done
 
 clean:
 	rm -rf $(BUILD) .build

@@ -14,6 +14,7 @@ let package = Package(
         .executable(name: "hello", targets: ["Hello"]),
         .executable(name: "fault", targets: ["Fault"]),
         .executable(name: "swiftcheck", targets: ["SwiftCheck"]),
+        .executable(name: "swiftlet-hvt", targets: ["SwiftletHvt"]),
     ],
     targets: [
         // Portable kernel modules (also built in Embedded mode by the Makefile).
@@ -25,6 +26,14 @@ let package = Package(
         .executableTarget(name: "Hello", dependencies: ["Swiftlet", "PlatformHosted"], path: "Sources/Apps/Hello"),
         .executableTarget(name: "Fault", dependencies: ["Swiftlet", "PlatformHosted"], path: "Sources/Apps/Fault"),
         .executableTarget(name: "SwiftCheck", dependencies: ["Swiftlet", "PlatformHosted"], path: "Sources/Apps/SwiftCheck"),
+        // The hvt ABI shared by the hvt guest platform and our monitor.
+        .target(name: "HvtABI", path: "Sources/HvtABI"),
+        // Our hvt monitor: image loading and option parsing (portable core).
+        .target(name: "MonitorCore", dependencies: ["HvtABI"], path: "Sources/Monitor/Core"),
+        // Our hvt monitor: /dev/kvm, devices, seccomp (C shim for what Swift cannot call).
+        .target(name: "CKVM", path: "Sources/Monitor/CKVM"),
+        .executableTarget(name: "SwiftletHvt", dependencies: ["MonitorCore", "CKVM", "HvtABI"],
+                          path: "Sources/Monitor/swiftlet-hvt"),
         // Tooling: running images under QEMU.
         .target(name: "Runner", path: "Sources/Tools/Runner"),
         .executableTarget(name: "SwiftletTool", dependencies: ["Runner"], path: "Sources/Tools/swiftlet"),
@@ -32,6 +41,7 @@ let package = Package(
         .testTarget(name: "HeapTests", dependencies: ["Heap"]),
         .testTarget(name: "SwiftletTests", dependencies: ["Swiftlet", "PlatformHosted"]),
         .testTarget(name: "RunnerTests", dependencies: ["Runner"]),
+        .testTarget(name: "MonitorCoreTests", dependencies: ["MonitorCore", "HvtABI"]),
         .testTarget(name: "BootTests", dependencies: ["Runner"]),
     ],
     swiftLanguageModes: [.v5]

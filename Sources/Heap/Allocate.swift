@@ -121,9 +121,20 @@ extension Control {
     }
 
     /// The TLSF path of `Heap.free`, out of line for the same reason.
-    @inline(never)
     func validateAndRelease(_ address: UInt) throws(HeapError) {
-        release(try validate(address))
+        let verdict = releaseIfValid(address)
+        if verdict != 0 { throw Verdict.error(verdict, address) }
+    }
+
+    /// Validates the block at payload `address` and frees it: 0, or the
+    /// `Verdict` that stopped it (nothing changed then). One out-of-line copy
+    /// of validation + release, shared by free and the quick-bin flush.
+    @inline(never)
+    func releaseIfValid(_ address: UInt) -> UInt {
+        let used = inspect(address)
+        guard used.block != 0 else { return used.info }
+        release(used)
+        return 0
     }
 
     /// The common path (alignment <= 16). When the tail left after the split

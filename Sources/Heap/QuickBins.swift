@@ -84,9 +84,7 @@ extension Control {
                 // Back to a live block, then the ordinary free path.
                 writeInfo(block, size)
                 accountAllocation(size)
-                let used = inspect(block &+ Layout.header)
-                if used.block != 0 {
-                    release(used)
+                if releaseIfValid(block &+ Layout.header) == 0 {
                     flushed &+= 1
                 } else {
                     accountRelease(size)

@@ -8,10 +8,10 @@
 
 public struct ConsoleText: ExpressibleByStringInterpolation {
     public typealias StringLiteralType = StaticString
-    var buffer: LineBuffer
+    var buffer: ConsoleBuffer
 
     public init(stringLiteral literal: StaticString) {
-        buffer = LineBuffer()
+        buffer = ConsoleBuffer()
         buffer.append(literal)
     }
 
@@ -20,7 +20,7 @@ public struct ConsoleText: ExpressibleByStringInterpolation {
     }
 
     public struct StringInterpolation: StringInterpolationProtocol {
-        var buffer = LineBuffer()
+        var buffer = ConsoleBuffer()
 
         public init(literalCapacity: Int, interpolationCount: Int) {}
 
@@ -34,6 +34,15 @@ public struct ConsoleText: ExpressibleByStringInterpolation {
         /// `\(hex: value)`: 0x and at least `digits` hex digits.
         public mutating func appendInterpolation(hex value: UInt64, digits: Int = 1) {
             buffer.writeHex(value, digits: digits)
+        }
+        /// A MAC address as six colon-separated hex pairs.
+        public mutating func appendInterpolation(_ mac: MACAddress) {
+            withUnsafeBytes(of: mac.bytes) { bytes in
+                for (i, byte) in bytes.enumerated() {
+                    if i > 0 { buffer.write(0x3A) }
+                    for nibble in [byte >> 4, byte & 0xF] { buffer.write(nibble < 10 ? 0x30 + nibble : 0x57 + nibble) }
+                }
+            }
         }
         public mutating func appendInterpolation(_ argument: RawArgument) {
             buffer.write(bytes: argument.utf8)
@@ -49,32 +58,34 @@ extension Console {
     /// Writes `text` and a newline to the console.
     public static func print(_ text: ConsoleText) {
         var line = text.buffer
-        line.write(0x0A)
-        line.flush()
+        line.write(0x0A)  // flushes
     }
 }
 
-/// Collects output in 128 bytes on the stack and writes it to the platform
-/// console whenever it fills and at the end of a line.
-struct LineBuffer: ByteSink {
+/// Console output collected in 128 bytes on the stack and written to the
+/// platform console a line at a time (one hypercall on hvt) - and whenever
+/// the buffer fills. Allocation-free: the panic paths use it too.
+public struct ConsoleBuffer: ByteSink {
     var storage: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64,
                   UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64) =
         (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
     var count = 0
 
-    init() {}
+    public init() {}
 
-    mutating func write(_ byte: UInt8) {
+    public mutating func write(_ byte: UInt8) {
         if count == 128 { flush() }
         withUnsafeMutableBytes(of: &storage) { $0[count] = byte }
         count += 1
+        if byte == 0x0A { flush() }
     }
 
     mutating func append(_ text: StaticString) {
         text.withUTF8Buffer { write(bytes: $0) }
     }
 
-    mutating func flush() {
+    public mutating func flush() {
+        guard count > 0 else { return }
         let n = count
         withUnsafeBytes(of: &storage) { platformWrite($0.baseAddress!.assumingMemoryBound(to: UInt8.self), n) }
         count = 0

@@ -75,6 +75,9 @@ public enum Kernel {
     /// Cycle-counter stamp of a boot stage (0 when the platform does not record it).
     public static func bootStamp(_ stage: BootStage) -> UInt64 { platformBootStamp(stage.rawValue) }
 
+    /// Nanoseconds since the Unix epoch, from the platform's wall clock (0 when it has none).
+    public static var wallClock: UInt64 { platformWallClock() }
+
     /// The cycle counter's frequency in Hz, or 0 when the platform does not know it.
     public static var cycleFrequency: UInt64 { platformCycleHz() }
 }

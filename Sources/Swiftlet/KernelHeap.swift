@@ -132,7 +132,7 @@ public enum KernelHeap {
     }
 
     static func report(_ error: HeapError) -> Never {
-        var console = Console()
+        var console = ConsoleBuffer()
         switch error {
         case .doubleFree(let address):
             console.write("\nheap: double free of ")
@@ -144,6 +144,7 @@ public enum KernelHeap {
             console.write("\nheap: corrupted block header at ")
             console.writeHex(UInt64(address))
         }
+        console.write("\n")
         Kernel.panic("heap misuse")
     }
 }

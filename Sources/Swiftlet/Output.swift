@@ -7,6 +7,8 @@ public protocol ByteSink {
 }
 
 extension ByteSink {
+    // Out of line: panic reports write dozens of literals; one loop serves them all.
+    @inline(never)
     public mutating func write(_ text: StaticString) {
         text.withUTF8Buffer { for b in $0 { write(b) } }
     }
@@ -16,6 +18,7 @@ extension ByteSink {
     }
 
     /// `0x` and `digits` hex digits, zero-padded (more if the value needs them).
+    @inline(never)
     public mutating func writeHex(_ value: UInt64, digits: Int = 16) {
         write("0x")
         let needed = max(1, (64 - value.leadingZeroBitCount + 3) / 4)
@@ -48,14 +51,6 @@ extension ByteSink {
     }
 }
 
-/// The platform console, unbuffered.
-public struct Console: ByteSink {
-    public init() {}
-    public mutating func write(_ byte: UInt8) {
-        var b = byte
-        platformWrite(&b, 1)
-    }
-    public mutating func write(bytes: UnsafeBufferPointer<UInt8>) {
-        if let base = bytes.baseAddress { platformWrite(base, bytes.count) }
-    }
-}
+/// The platform console: `Console.print` (ConsoleText.swift) and, for
+/// allocation-free formatted writes, `ConsoleBuffer`.
+public enum Console {}

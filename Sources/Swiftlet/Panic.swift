@@ -102,6 +102,7 @@ public struct PanicReport {
         out.write(errorCode & 4 != 0 ? ", user)" : ", kernel)")
     }
 
+    @inline(never)
     func writeRow<S: ByteSink>(_ out: inout S, _ n1: StaticString, _ v1: UInt64,
                                _ n2: StaticString, _ v2: UInt64, _ n3: StaticString, _ v3: UInt64) {
         out.write("    "); out.write(n1); out.write(" "); out.writeHex(v1)

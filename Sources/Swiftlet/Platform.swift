@@ -42,3 +42,17 @@ func platformBootStamp(_ stage: Int) -> UInt64
 /// Cycle-counter frequency in Hz (0 when unknown).
 @_extern(c, "swiftlet_platform_cycle_hz")
 func platformCycleHz() -> UInt64
+
+/// Nanoseconds since the Unix epoch from the platform's wall clock (0 if it has none).
+@_extern(c, "swiftlet_platform_wall_clock")
+func platformWallClock() -> UInt64
+
+/// Blocks until a device may have input or `nanoseconds` pass; nonzero when
+/// one may (hvt: POLL's ready set).
+@_extern(c, "swiftlet_platform_wait")
+func platformWait(_ nanoseconds: UInt64) -> UInt64
+
+/// Registers the platform's devices (Devices.register); called once, when the
+/// application first asks for a device.
+@_extern(c, "swiftlet_platform_discover_devices")
+func platformDiscoverDevices()

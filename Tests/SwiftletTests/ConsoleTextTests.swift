@@ -24,6 +24,10 @@ final class ConsoleTextTests: XCTestCase {
         XCTAssertEqual(bytes("\(hex: 0xBEEF) \(hex: 1, digits: 4) \(name) \(dynamic)"), "0xbeef 0x0001 static dynamic ü")
     }
 
+    func testMACAddress() {
+        XCTAssertEqual(bytes("mac \(MACAddress(0x02, 0xAB, 0x00, 0x10, 0xFF, 0x9))"), "mac 02:ab:00:10:ff:09")
+    }
+
     func testRawArguments() {
         let storage: [UInt8] = Array("two words".utf8) + [0]
         storage.withUnsafeBufferPointer { buffer in
@@ -37,12 +41,14 @@ final class ConsoleTextTests: XCTestCase {
     }
 
     func testLongLinesFlushInsteadOfOverflowing() {
-        var buffer = LineBuffer()
+        var buffer = ConsoleBuffer()
         for _ in 0..<127 { buffer.write(0x2E) }
         XCTAssertEqual(buffer.count, 127)
         buffer.write(0x2E)
         XCTAssertEqual(buffer.count, 128)
-        buffer.write(0x0A)  // full: the first 128 bytes go to the console first
+        buffer.write(0x41)  // full: the first 128 bytes go to the console first
         XCTAssertEqual(buffer.count, 1)
+        buffer.write(0x0A)  // a newline flushes the line
+        XCTAssertEqual(buffer.count, 0)
     }
 }

@@ -14,6 +14,7 @@
  * SSE is enabled (CR4.OSFXSR/OSXMMEXCPT, CR0.MP, fninit) because Swift emits SSE moves.
  *
  * Time stamps (TSC) of each stage go to boot_tsc[] for the boot-time breakdown.
+ * The GDT, boot_tsc and the boot-time buffers live in boot/x86_64/storage.S.
  */
 
 #define MB_MAGIC        0x1BADB002
@@ -133,7 +134,7 @@ _start32:
         and     $~0x0000000C, %eax
         or      $0x80010023, %eax
         mov     %eax, %cr0
-        lgdt    boot_gdt_pointer
+        lgdt    swiftlet_gdt_pointer
         ljmp    $0x08, $_start64
 
         .code64
@@ -157,26 +158,6 @@ _start64:
         hlt
         jmp     1b
 
-        /* GDT: null, 64-bit code 0x08, data 0x10, TSS 0x18 (16 bytes, filled by Swift). */
-        .section .data.boot, "aw"
-        .balign 16
-        .globl swiftlet_pc_gdt
-swiftlet_pc_gdt:
-        .quad 0
-        .quad 0x00AF9A000000FFFF
-        .quad 0x00CF92000000FFFF
-        .quad 0, 0
-swiftlet_pc_gdt_end:
-boot_gdt_pointer:
-        .word swiftlet_pc_gdt_end - swiftlet_pc_gdt - 1
-        .quad swiftlet_pc_gdt
-
-        /* Stage time stamps: entry, bss zeroed, page tables built, long mode, (Swift fills the rest). */
-        .balign 8
-        .globl boot_tsc
-boot_tsc:
-        .quad 0, 0, 0, 0, 0, 0, 0, 0
-
         /* PML4 and PDPT must start zeroed (.bss); the PDs and the PT are written whole. */
         .section .bss.pagetables, "aw", @nobits
         .balign 4096
@@ -188,18 +169,3 @@ boot_pdpt:      .skip 4096
 boot_pd:        .skip 4 * 4096
         .globl boot_pt
 boot_pt:        .skip 4096
-
-        /* Boot-time storage the Swift side fills before reading (no heap yet). */
-        .section .noinit, "aw", @nobits
-        .globl pc_cmdline_buffer, pc_argv, pc_heap_regions, pc_idt, pc_tss
-        .balign 16
-pc_cmdline_buffer:  .skip 8192 + 1      /* the loader's command line, split in place */
-        .balign 8
-pc_argv:            .skip 8 * 128       /* argument start pointers */
-pc_heap_regions:    .skip 16 * 64       /* RAM minus page 0 and the image */
-        .balign 16
-pc_idt:             .skip 16 * 32
-
-        .section .bss.tss, "aw", @nobits
-        .balign 16
-pc_tss:             .skip 104           /* reserved fields must be zero */

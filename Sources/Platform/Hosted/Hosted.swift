@@ -71,4 +71,22 @@ func hostedBootStamp(_ stage: Int) -> UInt64 { 0 }
 
 @_cdecl("swiftlet_platform_cycle_hz")
 func hostedCycleHz() -> UInt64 { 0 }
+
+@_cdecl("swiftlet_platform_wall_clock")
+func hostedWallClock() -> UInt64 {
+    var now = timespec()
+    clock_gettime(CLOCK_REALTIME, &now)
+    return UInt64(now.tv_sec) &* 1_000_000_000 &+ UInt64(now.tv_nsec)
+}
+
+@_cdecl("swiftlet_platform_discover_devices")
+func hostedDiscoverDevices() {}
+
+/// No devices yet on hosted (taps and files come with issue 5): just sleep.
+@_cdecl("swiftlet_platform_wait")
+func hostedWait(_ nanoseconds: UInt64) -> UInt64 {
+    var delay = timespec(tv_sec: Int(nanoseconds / 1_000_000_000), tv_nsec: Int(nanoseconds % 1_000_000_000))
+    nanosleep(&delay, nil)
+    return 0
+}
 #endif

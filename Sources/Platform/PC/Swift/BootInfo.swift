@@ -1,14 +1,14 @@
 // Reads what the loader handed over - Multiboot v1 info or a PVH hvm_start_info -
-// into boot-time storage (entry.S .bss): the command line and the heap's share
-// of the usable RAM regions. Runs before the heap exists, so it copies what it
+// into boot-time storage (boot/x86_64/storage.S): the command line and the
+// heap's share of the usable RAM regions. Runs before the heap exists, so it copies what it
 // keeps: the loader's structures become heap memory afterwards.
 //
 // Code that runs once is costly under QEMU TCG (every new translation block is
-// compiled), so the boot path stays short and branch-light: the command line
-// is only split into arguments when the application first asks for them.
+// compiled), so the boot path stays short and branch-light.
 
 import CPU
 import Swiftlet
+import X86
 
 enum BootInfo {
     static let multibootMagic: UInt32 = 0x2BAD_B002
@@ -16,11 +16,7 @@ enum BootInfo {
     /// Everything above is out of the boot page tables' 4 GiB identity map.
     static let mappedLimit: UInt64 = 0x1_0000_0000
 
-    nonisolated(unsafe) static var heapRegionCount = 0
     nonisolated(unsafe) static var ramBytes = 0
-    nonisolated(unsafe) static var commandLineLength = -1  // -1: no command line
-    nonisolated(unsafe) static var skipFirstWord = false
-    nonisolated(unsafe) static var argumentCount = -1      // -1: not split yet
 
     static func parse(magic: UInt32, info: UInt32) {
         guard let base = UnsafeRawPointer(bitPattern: UInt(info)) else {
@@ -85,75 +81,16 @@ enum BootInfo {
         ramBytes &+= Int(truncatingIfNeeded: size)
         let begin = max(start, 0x1000)
         let end = min(start &+ size, mappedLimit)
-        let imageStart = UInt64(pc_image_start()), imageEnd = UInt64(pc_image_end())
-        addHeapRegion(begin, min(end, imageStart))
-        addHeapRegion(max(begin, imageEnd), end)
+        let imageStart = UInt64(image_start()), imageEnd = UInt64(image_end())
+        BootHeapRegions.add(begin, min(end, imageStart))
+        BootHeapRegions.add(max(begin, imageEnd), end)
     }
 
-    static func addHeapRegion(_ start: UInt64, _ end: UInt64) {
-        guard start < end, heapRegionCount < Int(PC_REGIONS_MAX) else { return }
-        let table = pc_heap_region_table()!
-        table[heapRegionCount &* 2] = start
-        table[heapRegionCount &* 2 &+ 1] = end &- start
-        heapRegionCount &+= 1
-    }
-
-    static func heapRegion(_ index: Int) -> (UnsafeMutableRawPointer?, Int)? {
-        guard index >= 0 && index < heapRegionCount else { return nil }
-        let table = pc_heap_region_table()!
-        return (UnsafeMutableRawPointer(bitPattern: UInt(table[index * 2])), Int(table[index * 2 + 1]))
-    }
-
-    // MARK: The command line
-
-    static func copyCommandLine(_ address: UInt64, skipFirstWord skip: Bool) {
+    /// Copies the command line at physical `address`, if there is one.
+    static func copyCommandLine(_ address: UInt64, skipFirstWord: Bool) {
         guard address != 0, address < mappedLimit,
               let source = UnsafePointer<UInt8>(bitPattern: UInt(address)) else { return }
-        let buffer = pc_cmdline()!
-        var length = 0
-        while length < Int(PC_CMDLINE_MAX) && source[length] != 0 {
-            buffer[length] = source[length]
-            length &+= 1
-        }
-        buffer[length] = 0
-        commandLineLength = length
-        skipFirstWord = skip
-        if source[length] != 0 {
-            var console = SerialSink()
-            console.write("boot: command line longer than 8192 bytes, truncated\n")
-        }
-    }
-
-    static var arguments: Int {
-        if argumentCount < 0 { splitArguments() }
-        return argumentCount
-    }
-
-    static func argument(_ index: Int) -> UnsafePointer<UInt8>? {
-        guard index >= 0 && index < arguments else { return nil }
-        return pc_argv_table()![index]
-    }
-
-    /// Splits the copied command line in place; the argv table holds word
-    /// offsets first, then is rewritten to pointers.
-    static func splitArguments() {
-        argumentCount = 0
-        guard commandLineLength >= 0 else { return }
-        let buffer = UnsafeMutableBufferPointer(start: pc_cmdline()!, count: commandLineLength + 1)
-        let argv = UnsafeMutableRawPointer(pc_argv_table()!)
-        let starts = UnsafeMutableBufferPointer(start: argv.assumingMemoryBound(to: Int.self), count: Int(PC_ARGV_MAX))
-        var count: Int
-        do {
-            count = try CommandLineSplitter.split(buffer, starts: starts)
-        } catch {
-            switch error { case .tooManyArguments(let kept): count = kept }
-            var console = SerialSink()
-            console.write("boot: more than 128 arguments, the rest dropped\n")
-        }
-        let first = skipFirstWord && count > 0 ? 1 : 0
-        for i in first..<max(first, count) {
-            starts[i - first] = Int(bitPattern: UInt(bitPattern: buffer.baseAddress!) + UInt(starts[i]))
-        }
-        argumentCount = count - first
+        var console = ConsoleBuffer()
+        BootArguments.copy(source, skipFirstWord: skipFirstWord, console: &console)
     }
 }

@@ -24,7 +24,7 @@ enum DebugExit {
         }
         cpu_outl(port, value)
         // No debug-exit device: say so, then triple-fault (QEMU -no-reboot stops).
-        var console = SerialSink()
+        var console = ConsoleBuffer()
         console.write("\nswiftlet: no isa-debug-exit device at 0xf4; exit status ")
         console.writeDecimal(Int(status))
         console.write(" lost, resetting\n")

@@ -23,8 +23,3 @@ enum Serial {
         cpu_outb(port, byte)
     }
 }
-
-/// The serial port as a ByteSink, for panic reports.
-struct SerialSink: ByteSink {
-    mutating func write(_ byte: UInt8) { Serial.write(byte) }
-}

@@ -3,13 +3,14 @@
 
 import CPU
 import Swiftlet
+import X86
 
 @_extern(c, "main")
 func applicationMain(_ argc: Int32, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> Int32
 
 @_cdecl("swiftlet_pc_start")
 func pcStart(_ magic: UInt32, _ info: UInt32) -> Never {
-    let stamps = pc_boot_tsc()!
+    let stamps = boot_stamps()!
     Serial.initialize()
     Interrupts.initialize()
     stamps[Kernel.BootStage.console.rawValue] = cpu_rdtsc()

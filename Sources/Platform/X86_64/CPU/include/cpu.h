@@ -1,6 +1,8 @@
 /*
  * x86_64 instructions that Swift cannot express, as static inline functions
- * (they inline into Swift). Freestanding pc/hvt builds only.
+ * (they inline into Swift), and the storage and linker symbols both x86_64
+ * platforms share (boot/x86_64/storage.S, linker/pc.ld, linker/hvt.ld).
+ * Freestanding pc/hvt builds only.
  */
 #ifndef SWIFTLET_CPU_H
 #define SWIFTLET_CPU_H
@@ -18,6 +20,11 @@ struct swiftlet_trap_frame {
 static inline void cpu_outb(uint16_t port, uint8_t v) { __asm__ volatile("outb %0, %1" : : "a"(v), "Nd"(port)); }
 static inline void cpu_outw(uint16_t port, uint16_t v) { __asm__ volatile("outw %0, %1" : : "a"(v), "Nd"(port)); }
 static inline void cpu_outl(uint16_t port, uint32_t v) { __asm__ volatile("outl %0, %1" : : "a"(v), "Nd"(port)); }
+/* An hvt hypercall: the monitor reads and writes the argument struct at `arg`
+ * (guest-physical, below 4 GiB), so memory is clobbered both ways. */
+static inline void cpu_hypercall(uint16_t port, uint32_t arg) {
+    __asm__ volatile("outl %0, %1" : : "a"(arg), "Nd"(port) : "memory");
+}
 static inline uint8_t cpu_inb(uint16_t port) { uint8_t v; __asm__ volatile("inb %1, %0" : "=a"(v) : "Nd"(port)); return v; }
 static inline uint32_t cpu_inl(uint16_t port) { uint32_t v; __asm__ volatile("inl %1, %0" : "=a"(v) : "Nd"(port)); return v; }
 
@@ -54,37 +61,39 @@ static inline _Noreturn void cpu_triple_fault(void) { for (;;) __asm__ volatile(
 static inline void cpu_halt_forever(void) { for (;;) __asm__ volatile("cli; hlt"); }
 static inline void cpu_pause(void) { __asm__ volatile("pause"); }
 
-/* Linker-script symbols, as addresses. */
-extern char __image_start[], __image_end[], __ro_start[], __ro_end[];
-extern char __stack_boot_bottom[], __stack_boot_top[], __stack_ist_bottom[], __stack_ist_top[];
+/* Linker-script symbols, as addresses (every x86_64 linker script defines them). */
+extern char __image_start[], __image_end[];
+extern char __stack_boot_bottom[], __stack_boot_top[], __stack_ist_top[];
 extern char __guard_boot[], __guard_ist[];
-extern uint64_t boot_tsc[8];
-extern uint64_t swiftlet_pc_gdt[5];
 extern uint64_t swiftlet_isr_table[32];
+
+static inline uintptr_t image_start(void) { return (uintptr_t)__image_start; }
+static inline uintptr_t image_end(void) { return (uintptr_t)__image_end; }
+static inline uintptr_t stack_boot_bottom(void) { return (uintptr_t)__stack_boot_bottom; }
+static inline uintptr_t stack_boot_top(void) { return (uintptr_t)__stack_boot_top; }
+static inline uintptr_t stack_ist_top(void) { return (uintptr_t)__stack_ist_top; }
+static inline uintptr_t guard_boot(void) { return (uintptr_t)__guard_boot; }
+static inline uintptr_t guard_ist(void) { return (uintptr_t)__guard_ist; }
+static inline uint64_t isr_entry(int vector) { return swiftlet_isr_table[vector]; }
+
+/* Shared storage (boot/x86_64/storage.S). */
+enum { CMDLINE_MAX = 8192, ARGV_MAX = 128, HEAP_REGIONS_MAX = 64 };
+extern uint64_t boot_tsc[8];
+extern uint64_t swiftlet_gdt[5];
+extern uint8_t swiftlet_cmdline_buffer[];
+extern const uint8_t *swiftlet_argv[];
+extern uint64_t swiftlet_heap_regions[];
+extern uint8_t swiftlet_idt[], swiftlet_tss[];
+static inline uint64_t *boot_stamps(void) { return boot_tsc; }
+static inline uint64_t *gdt_base(void) { return swiftlet_gdt; }
+static inline uint8_t *cmdline_buffer(void) { return swiftlet_cmdline_buffer; }
+static inline const uint8_t **argv_table(void) { return swiftlet_argv; }
+static inline uint64_t *heap_region_table(void) { return swiftlet_heap_regions; }
+static inline uint8_t *idt_base(void) { return swiftlet_idt; }
+static inline uint8_t *tss_base(void) { return swiftlet_tss; }
+
+/* pc only: the 4 KiB page table of the first 2 MiB (boot/pc/entry.S). */
 extern uint64_t boot_pt[512];
-
-static inline uintptr_t pc_image_start(void) { return (uintptr_t)__image_start; }
-static inline uintptr_t pc_image_end(void) { return (uintptr_t)__image_end; }
-static inline uintptr_t pc_stack_boot_bottom(void) { return (uintptr_t)__stack_boot_bottom; }
-static inline uintptr_t pc_stack_boot_top(void) { return (uintptr_t)__stack_boot_top; }
-static inline uintptr_t pc_stack_ist_top(void) { return (uintptr_t)__stack_ist_top; }
-static inline uintptr_t pc_guard_boot(void) { return (uintptr_t)__guard_boot; }
-static inline uintptr_t pc_guard_ist(void) { return (uintptr_t)__guard_ist; }
-static inline uint64_t *pc_boot_tsc(void) { return boot_tsc; }
-static inline uint64_t *pc_gdt(void) { return swiftlet_pc_gdt; }
 static inline uint64_t *pc_low_page_table(void) { return boot_pt; }
-static inline uint64_t pc_isr_entry(int vector) { return swiftlet_isr_table[vector]; }
-
-/* Boot-time storage reserved in boot/pc/entry.S (.bss). */
-enum { PC_CMDLINE_MAX = 8192, PC_ARGV_MAX = 128, PC_REGIONS_MAX = 64 };
-extern uint8_t pc_cmdline_buffer[];
-extern const uint8_t *pc_argv[];
-extern uint64_t pc_heap_regions[];
-extern uint8_t pc_idt[], pc_tss[];
-static inline uint8_t *pc_cmdline(void) { return pc_cmdline_buffer; }
-static inline const uint8_t **pc_argv_table(void) { return pc_argv; }
-static inline uint64_t *pc_heap_region_table(void) { return pc_heap_regions; }
-static inline uint8_t *pc_idt_base(void) { return pc_idt; }
-static inline uint8_t *pc_tss_base(void) { return pc_tss; }
 
 #endif

@@ -1,8 +1,9 @@
 /*
- * CPU exception stubs and the Swift trap entry, for pc (and later hvt).
+ * CPU exception stubs and the Swift trap entry, shared by pc and hvt.
  *
  * Every path builds the same frame (see swiftlet_trap_frame in cpu.h) and calls
- * swiftlet_pc_exception(frame), which prints the panic report and never returns:
+ * swiftlet_exception(frame) - each platform defines it - which prints the panic
+ * report and never returns:
  *   r15 .. rax (15 GPRs), vector, error code, rip, cs, rflags, rsp, ss
  * Vectors without a CPU error code push a 0. Vector 256 is a Swift runtime trap
  * (overflow, bounds, precondition, fatalError, nil unwrap via -trap-function).
@@ -78,7 +79,7 @@ isr_common:
         mov     %rsp, %rdi
         and     $-16, %rsp
         cld
-        call    swiftlet_pc_exception
+        call    swiftlet_exception
 1:      cli
         hlt
         jmp     1b

@@ -1,0 +1,93 @@
+// The device interfaces every platform offers to applications and, later, to
+// the network stack: block devices and network devices. hvt implements them
+// with hypercalls now; virtio-blk/-net on pc and files/taps on hosted follow
+// (issue 5). Devices are discovered when the application first asks for them
+// (the platform registers them then), so an image that never does carries no
+// device code at all.
+// Tests: Tests/SwiftletTests/DevicesTests.swift.
+
+public enum DeviceError: Error, Equatable {
+    /// Misaligned or out-of-range offset or length, or a bad frame size.
+    case invalidRequest
+    /// A write to a read-only device.
+    case readOnly
+    /// The host or the device failed the request.
+    case ioError
+}
+
+public struct MACAddress: Equatable {
+    public var bytes: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8)
+    public init(_ b0: UInt8, _ b1: UInt8, _ b2: UInt8, _ b3: UInt8, _ b4: UInt8, _ b5: UInt8) {
+        bytes = (b0, b1, b2, b3, b4, b5)
+    }
+    public static func == (a: MACAddress, b: MACAddress) -> Bool {
+        a.bytes.0 == b.bytes.0 && a.bytes.1 == b.bytes.1 && a.bytes.2 == b.bytes.2
+            && a.bytes.3 == b.bytes.3 && a.bytes.4 == b.bytes.4 && a.bytes.5 == b.bytes.5
+    }
+}
+
+public protocol BlockDevice: AnyObject {
+    /// The name the application's manifest (or configuration) gives it.
+    var name: RawArgument { get }
+    var sectorSize: Int { get }
+    /// Bytes; a whole number of sectors.
+    var capacity: UInt64 { get }
+    var isReadOnly: Bool { get }
+    /// Reads `buffer.count` bytes at `offset`; both a whole number of sectors.
+    func read(at offset: UInt64, into buffer: UnsafeMutableRawBufferPointer) throws(DeviceError)
+    func write(at offset: UInt64, from buffer: UnsafeRawBufferPointer) throws(DeviceError)
+    func flush() throws(DeviceError)
+}
+
+public protocol NetworkDevice: AnyObject {
+    var name: RawArgument { get }
+    var mac: MACAddress { get }
+    var mtu: Int { get }
+    /// Receives one Ethernet frame into `buffer`: its length, or nil when none is waiting.
+    func receive(into buffer: UnsafeMutableRawBufferPointer) throws(DeviceError) -> Int?
+    /// Sends one Ethernet frame (header included, at most mtu + 14 bytes).
+    func transmit(_ frame: UnsafeRawBufferPointer) throws(DeviceError)
+}
+
+extension BlockDevice {
+    /// Checks a request against the device's geometry (for implementations).
+    public func validate(offset: UInt64, length: Int, writing: Bool) throws(DeviceError) {
+        if writing && isReadOnly { throw .readOnly }
+        let sector = UInt64(sectorSize)
+        guard length > 0, offset % sector == 0, UInt64(length) % sector == 0,
+              offset <= capacity, UInt64(length) <= capacity - offset else { throw .invalidRequest }
+    }
+}
+
+/// The devices the platform found, in manifest (or discovery) order.
+public enum Devices {
+    nonisolated(unsafe) static var blockDevices: [any BlockDevice] = []
+    nonisolated(unsafe) static var networkDevices: [any NetworkDevice] = []
+    nonisolated(unsafe) static var discovered = false
+
+    public static var block: [any BlockDevice] {
+        discover()
+        return blockDevices
+    }
+
+    public static var network: [any NetworkDevice] {
+        discover()
+        return networkDevices
+    }
+
+    static func discover() {
+        if discovered { return }
+        discovered = true
+        platformDiscoverDevices()
+    }
+
+    /// For platforms, from `swiftlet_platform_discover_devices`.
+    public static func register(_ device: any BlockDevice) { blockDevices.append(device) }
+    public static func register(_ device: any NetworkDevice) { networkDevices.append(device) }
+
+    /// Waits until a network device may have input or `nanoseconds` pass;
+    /// true when one may. (The cooperative scheduler will own this later.)
+    public static func waitForInput(nanoseconds: UInt64) -> Bool {
+        platformWait(nanoseconds) != 0
+    }
+}
