@@ -86,7 +86,7 @@ images: check-tools
 	@$(MAKE) --no-print-directory target-images TARGET=pc
 	@$(MAKE) --no-print-directory target-images TARGET=hvt
 
-target-images: $(foreach app,$(APPS),$(OUT)/$(app).elf) $(if $(filter pc,$(TARGET)),$(OUT)/floor.elf)
+target-images: $(foreach app,$(APPS),$(OUT)/$(app).elf) $(OUT)/floor.elf
 
 # --- modules ------------------------------------------------------------------
 
@@ -129,7 +129,7 @@ $(OUT)/boot/%.o: boot/x86_64/%.S
 	@mkdir -p $(@D)
 	$(CLANG) --target=x86_64-unknown-none-elf -g -c $< -o $@
 
-$(OUT)/boot/floor.o: boot/pc/floor.S
+$(OUT)/boot/floor.o: boot/$(TARGET)/floor.S
 	@mkdir -p $(@D)
 	$(CLANG) --target=x86_64-unknown-none-elf -g -c $< -o $@
 
@@ -148,8 +148,9 @@ MANIFEST_OBJ = $(if $(filter hvt,$(TARGET)),$(OUT)/manifest-$*.o)
 
 # --- images -------------------------------------------------------------------
 
-$(OUT)/floor.dbg.elf: $(OUT)/boot/floor.o linker/pc.ld
-	$(LD) $(LDFLAGS) -o $@ $<
+FLOOR_MANIFEST := $(if $(filter hvt,$(TARGET)),$(OUT)/manifest-floor.o)
+$(OUT)/floor.dbg.elf: $(OUT)/boot/floor.o $(FLOOR_MANIFEST) linker/$(TARGET).ld
+	$(LD) $(LDFLAGS) -o $@ $< $(FLOOR_MANIFEST)
 
 $(OUT)/%.dbg.elf: $(MODS)/app-%.o $(KERNEL_OBJS) $(BOOT_OBJS) $$(MANIFEST_OBJ) linker/$(TARGET).ld
 	$(LD) $(LDFLAGS) -o $@ $(BOOT_OBJS) $(MANIFEST_OBJ) $(KERNEL_OBJS) $< $(EMBEDDED_LIB)/libswiftUnicodeDataTables.a

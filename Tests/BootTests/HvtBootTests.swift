@@ -1,0 +1,212 @@
+// Boot tests of hvt images under our monitor, swiftlet-hvt, on /dev/kvm:
+// hello, arguments, exit status, faults, wall clock, block I/O checked from
+// the host, and frames exchanged with a tap inside a network namespace the
+// test creates. They skip, saying why, only where /dev/kvm cannot create a VM.
+
+import Foundation
+import XCTest
+
+/// Runs a program under timeout(1) and returns its status and output.
+func runProgram(_ arguments: [String], timeout: Int = 60) throws -> (status: Int32, output: String) {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/timeout")
+    process.arguments = ["--kill-after=5", "\(timeout)"] + arguments
+    let pipe = Pipe()
+    process.standardOutput = pipe
+    process.standardError = pipe
+    process.standardInput = FileHandle.nullDevice
+    try process.run()
+    let output = pipe.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return (process.terminationStatus, String(decoding: output, as: UTF8.self))
+}
+
+class HvtTestCase: XCTestCase {
+    static let monitor = repositoryRoot + "/.build/debug/swiftlet-hvt"
+    nonisolated(unsafe) static var kvmProblem: String?? = nil
+
+    /// Why this machine cannot run hvt guests, or nil when it can.
+    static func probeKVM() throws -> String? {
+        if let known = kvmProblem { return known }
+        let floor = imagePath("floor", platform: "hvt")
+        let result = try runProgram([monitor, "--mem=2", floor], timeout: 30)
+        let problem: String? = result.output.contains("/dev/kvm") || result.output.contains("KVM")
+            ? result.output.trimmingCharacters(in: .whitespacesAndNewlines) : nil
+        kvmProblem = .some(problem)
+        return problem
+    }
+
+    override func setUpWithError() throws {
+        for path in [Self.monitor, imagePath("hello", platform: "hvt")] where !FileManager.default.fileExists(atPath: path) {
+            XCTFail("\(path) is missing: run `make test`")
+            throw XCTSkip("missing \(path)")
+        }
+        if let problem = try Self.probeKVM() {
+            throw XCTSkip("KVM cannot create a VM here: \(problem)")
+        }
+    }
+
+    func hvt(_ app: String, _ arguments: [String] = [], options: [String] = ["--mem=8"]) throws -> (status: Int32, output: String) {
+        try runProgram([Self.monitor] + options + [imagePath(app, platform: "hvt")] + arguments)
+    }
+}
+
+final class HvtBootTests: HvtTestCase {
+    func testHelloPrintsArgumentsAndMemory() throws {
+        let result = try hvt("hello", ["alpha", "beta"])
+        XCTAssertEqual(result.status, 0, result.output)
+        XCTAssert(result.output.hasPrefix("Hello from Swiftlet!\narguments: 2\n  [0] alpha\n  [1] beta\n"), result.output)
+        XCTAssert(result.output.contains("memory: 8192 KiB RAM"), result.output)
+    }
+
+    func testHelloRunsInTwoMiB() throws {
+        let result = try hvt("hello", options: ["--mem=2"])
+        XCTAssertEqual(result.status, 0, result.output)
+        XCTAssert(result.output.contains("memory: 2048 KiB RAM"), result.output)
+    }
+
+    func testExitStatusReachesTheHost() throws {
+        for status in [0, 7, 200] {
+            XCTAssertEqual(try hvt("fault", ["exit", "\(status)"]).status, Int32(status))
+        }
+    }
+
+    func testFaultsPrintAPanicReportAndEndWith255() throws {
+        let expectations = [
+            ("null", "page fault (#PF) (vector 14), error 0x2 (write, page not present, kernel)"),
+            ("overflow", "Swift runtime trap"),
+            ("stack-overflow", "<- stack guard page: stack overflow"),
+            ("double-free", "*** PANIC: kernel: heap misuse"),
+        ]
+        for (fault, text) in expectations {
+            let result = try hvt("fault", [fault])
+            XCTAssertEqual(result.status, 255, "\(fault): \(result.output)")
+            XCTAssert(result.output.contains(text), "\(fault): \(result.output)")
+            XCTAssert(result.output.contains("backtrace: 0x"), "\(fault): \(result.output)")
+        }
+    }
+
+    func testWriteToCodeStopsTheVM() throws {
+        let result = try hvt("fault", ["write-code"])
+        XCTAssertEqual(result.status, 1, result.output)
+        XCTAssert(result.output.contains("swiftlet-hvt: the guest wrote to read-only memory at 0x"), result.output)
+    }
+
+    func testWallClockAndCycleRate() throws {
+        let result = try hvt("clock")
+        XCTAssertEqual(result.status, 0, result.output)
+        let guest = try XCTUnwrap(number(after: "wall_clock_s ", in: result.output), result.output)
+        XCTAssertLessThan(abs(guest - Int(Date().timeIntervalSince1970)), 300, "guest clock \(guest)")
+        let hz = try XCTUnwrap(number(after: "cycle_hz ", in: result.output), result.output)
+        XCTAssertGreaterThan(hz, 100_000_000, "TSC rate from the boot info")
+    }
+
+    func testMalformedImageIsOneLineAndStatusOne() throws {
+        let result = try runProgram([Self.monitor, "--mem=8", "/bin/ls"])
+        XCTAssertEqual(result.status, 1, result.output)
+        XCTAssertEqual(result.output.split(separator: "\n").count, 1, result.output)
+        XCTAssert(result.output.hasPrefix("swiftlet-hvt: /bin/ls: "), result.output)
+    }
+}
+
+final class HvtBlockTests: HvtTestCase {
+    func disk(bytes: Int) throws -> String {
+        let path = NSTemporaryDirectory() + "swiftlet-disk-\(getpid())-\(UUID().uuidString).img"
+        XCTAssert(FileManager.default.createFile(atPath: path, contents: Data(count: bytes)))
+        addTeardownBlock { try? FileManager.default.removeItem(atPath: path) }
+        return path
+    }
+
+    /// The guest's pattern: the little-endian word at offset o is o * K + 0x5EED.
+    func checkPattern(_ path: String, file: StaticString = #filePath, line: UInt = #line) throws {
+        let data = try XCTUnwrap(FileManager.default.contents(atPath: path))
+        var wrong = 0
+        data.withUnsafeBytes { raw in
+            for offset in stride(from: 0, to: raw.count, by: 8) {
+                let word = UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: offset, as: UInt64.self))
+                if word != UInt64(offset) &* 0x9E37_79B9_7F4A_7C15 &+ 0x5EED { wrong += 1 }
+            }
+        }
+        XCTAssertEqual(wrong, 0, "words of the disk image that do not hold the pattern", file: file, line: line)
+    }
+
+    func testBlockWriteReadAndHostCheck() throws {
+        let path = try disk(bytes: 16 << 10)
+        let result = try hvt("blktest", options: ["--mem=8", "--block:storage=\(path)"])
+        XCTAssertEqual(result.status, 0, result.output)
+        XCTAssert(result.output.contains("blktest: storage: 32 sectors of 512 bytes"), result.output)
+        XCTAssert(result.output.contains("wrote and verified 32 sectors; bad requests refused"), result.output)
+        try checkPattern(path)
+    }
+
+    func testBlockWith4096ByteSectors() throws {
+        let path = try disk(bytes: 32 << 10)
+        let result = try hvt("blktest", options: ["--mem=8", "--block:storage=\(path)", "--block-sector-size:storage=4096"])
+        XCTAssertEqual(result.status, 0, result.output)
+        XCTAssert(result.output.contains("8 sectors of 4096 bytes"), result.output)
+        try checkPattern(path)
+    }
+
+    func testDeclaredDeviceMustBeAttachedAndAttachedMustBeDeclared() throws {
+        let missing = try hvt("blktest")
+        XCTAssertEqual(missing.status, 1, missing.output)
+        XCTAssert(missing.output.contains("storage"), missing.output)
+        let path = try disk(bytes: 4096)
+        let undeclared = try hvt("hello", options: ["--mem=8", "--block:storage=\(path)"])
+        XCTAssertEqual(undeclared.status, 1, undeclared.output)
+    }
+}
+
+final class HvtNetTests: HvtTestCase {
+    /// Sends `count` frames of EtherType 0x88B5 and a STOP frame on `tap` and
+    /// counts the reflections (addresses swapped, payload intact).
+    static let sender = """
+        import socket, struct, sys
+        iface, count = sys.argv[1], int(sys.argv[2])
+        s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x88B5))
+        s.bind((iface, 0))
+        s.settimeout(10)
+        src, dst = bytes.fromhex("02aabbccddee"), bytes.fromhex("02deadbeef01")
+        got = 0
+        for i in range(count + 1):
+            payload = (b"STOP" if i == count else b"PING") + struct.pack("!I", i) + bytes(i % 1400)
+            s.send(dst + src + b"\\x88\\xb5" + payload)
+            while True:
+                data = s.recv(2048)
+                if data[:6] == src and data[6:12] == dst and data[14:] == payload:
+                    got += 1
+                    break
+        print("reflected", got)
+        """
+
+    func testFramesAreReflectedThroughATapInANamespace() throws {
+        let namespace = "swiftlet-hvt-\(getpid())"
+        guard try runProgram(["ip", "netns", "add", namespace]).status == 0 else {
+            throw XCTSkip("cannot create a network namespace (needs root and iproute2)")
+        }
+        defer { _ = try? runProgram(["ip", "netns", "del", namespace]) }
+        for command in [["ip", "tuntap", "add", "tap0", "mode", "tap"], ["ip", "link", "set", "tap0", "up"]] {
+            let result = try runProgram(["ip", "netns", "exec", namespace] + command)
+            XCTAssertEqual(result.status, 0, result.output)
+        }
+        let script = NSTemporaryDirectory() + "swiftlet-sender-\(getpid()).py"
+        try Self.sender.write(toFile: script, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: script) }
+
+        final class Outcome: @unchecked Sendable { var result: (status: Int32, output: String)? }
+        let guest = Outcome()
+        let guestDone = DispatchSemaphore(value: 0)
+        DispatchQueue.global().async {
+            guest.result = try? runProgram(["ip", "netns", "exec", namespace, Self.monitor, "--mem=8",
+                                            "--net:service=tap0", imagePath("netecho", platform: "hvt")], timeout: 60)
+            guestDone.signal()
+        }
+        Thread.sleep(forTimeInterval: 1)  // the monitor attaches to the tap
+        let sender = try runProgram(["ip", "netns", "exec", namespace, "python3", script, "tap0", "50"], timeout: 60)
+        XCTAssertEqual(sender.status, 0, sender.output)
+        XCTAssert(sender.output.contains("reflected 51"), sender.output)
+        XCTAssertEqual(guestDone.wait(timeout: .now() + 70), .success)
+        XCTAssertEqual(guest.result?.status, 0, guest.result?.output ?? "no guest result")
+        XCTAssert(guest.result?.output.contains("netecho: service mtu 1500 mac ") == true, guest.result?.output ?? "")
+    }
+}
