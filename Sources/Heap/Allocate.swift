@@ -104,7 +104,9 @@ extension Control {
 
     // MARK: allocation
 
-    @inline(always)
+    /// Out of line: `allocateFromLists` calls it twice (before and after a
+    /// flush), and one copy of the TLSF path is enough.
+    @inline(never)
     func allocate(_ need: UInt, _ alignment: UInt) -> UInt {
         alignment <= 16 ? allocateBlock(need) : allocateAligned(need, alignment)
     }
@@ -223,6 +225,21 @@ extension Control {
         setField(Control.liveOffset, field(Control.liveOffset) &+ 1)
         if inUse > field(Control.peakOffset) { setField(Control.peakOffset, inUse) }
     }
+
+    /// A block of `size` bytes moves between live and cached: only the byte
+    /// count changes (cached blocks stay in the live count; `liveBlocks`
+    /// subtracts them), which keeps the quick-bin paths short.
+    @inline(always)
+    func accountCaching(_ size: UInt, cached: Bool) {
+        let payload = size &- Layout.header
+        let inUse = cached ? field(Control.usedOffset) &- payload : field(Control.usedOffset) &+ payload
+        setField(Control.usedOffset, inUse)
+        setField(QuickBins.cachedOffset, cached ? field(QuickBins.cachedOffset) &+ 1 : field(QuickBins.cachedOffset) &- 1)
+        if !cached && inUse > field(Control.peakOffset) { setField(Control.peakOffset, inUse) }
+    }
+
+    /// Live blocks: the live count less the blocks waiting in quick bins.
+    var liveBlocks: UInt { field(Control.liveOffset) &- field(QuickBins.cachedOffset) }
 
     @inline(always)
     func accountRelease(_ size: UInt) {

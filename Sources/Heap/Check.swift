@@ -31,7 +31,7 @@ extension Control {
         for i in 0..<regionCount {
             guard checkRegion(i, &walk) else { return false }
         }
-        guard walk.used == field(Control.usedOffset), walk.live == field(Control.liveOffset),
+        guard walk.used == field(Control.usedOffset), walk.live == liveBlocks,
             walk.free &+ walk.cached == freeBytes, walk.managed == field(Control.managedOffset),
             field(Control.peakOffset) >= walk.used,
             let bins = checkQuickBins(), bins.blocks == walk.cachedBlocks, bins.bytes == walk.cached

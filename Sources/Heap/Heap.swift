@@ -201,7 +201,7 @@ public struct Heap {
             peakInUse: Int(bitPattern: c.field(Control.peakOffset)),
             freeBytes: Int(bitPattern: c.freeBytes),
             largestFree: c.largestFreePayload(),
-            allocations: Int(bitPattern: c.field(Control.liveOffset)))
+            allocations: Int(bitPattern: c.liveBlocks))
     }
 
     /// Number of regions currently managed (merged regions count once).
@@ -246,11 +246,9 @@ public struct Heap {
 
 extension Control {
     func initialise(secret: UInt) {
-        var offset = Control.fieldsOffset
-        while offset < Control.size {
-            setField(offset, 0)
-            offset &+= 8
-        }
+        // One memset, not a loop: on slow (emulated) CPUs every iteration counts.
+        UnsafeMutableRawPointer(bitPattern: base &+ Control.fieldsOffset).unsafelyUnwrapped
+            .initializeMemory(as: UInt8.self, repeating: 0, count: Int(Control.size &- Control.fieldsOffset))
         setField(Control.secretOffset, secret)
     }
 
@@ -319,7 +317,7 @@ extension Control {
     /// (payload and header) nor a region's sentinel.
     var freeBytes: UInt {
         field(Control.managedOffset) &- field(Control.usedOffset)
-            &- (field(Control.liveOffset) &+ UInt(bitPattern: regionCount)) &* Layout.header
+            &- (liveBlocks &+ UInt(bitPattern: regionCount)) &* Layout.header
     }
 
     /// Payload of the largest free block: the largest block of the highest

@@ -18,7 +18,9 @@ enum QuickBins {
     static let depth: UInt = 16
     static let headsOffset: UInt = Control.regionsOffset &+ UInt(Control.maxRegions) &* 16
     static let countsOffset: UInt = headsOffset &+ bins &* 8  // bin sizes
-    static let end: UInt = countsOffset &+ bins &* 8
+    static let cachedOffset: UInt = countsOffset &+ bins &* 8  // blocks in all bins
+    /// The control block's end; blocks start there, so it stays 16-aligned.
+    static let end: UInt = (cachedOffset &+ 8 &+ 15) & ~UInt(15)
 }
 
 extension Control {
@@ -48,7 +50,7 @@ extension Control {
         let bin = size &>> 4
         let count = binCount(bin)
         guard count < QuickBins.depth else { return false }
-        accountRelease(size)
+        accountCaching(size, cached: true)
         writeInfo(block, size | Layout.cached)
         store(block &+ Layout.nextFreeOffset, binHead(bin))
         setBin(bin, head: block, count: count &+ 1)
@@ -63,7 +65,7 @@ extension Control {
         guard block != 0 else { return 0 }
         setBin(bin, head: load(block &+ Layout.nextFreeOffset), count: binCount(bin) &- 1)
         writeInfo(block, need)
-        accountAllocation(need)
+        accountCaching(need, cached: false)
         return block
     }
 
@@ -74,6 +76,8 @@ extension Control {
     /// Returns how many blocks went back.
     @discardableResult
     func flushQuickBins() -> Int {
+        guard field(QuickBins.cachedOffset) != 0 else { return 0 }
+        setField(QuickBins.cachedOffset, 0)
         var flushed = 0
         var bin: UInt = 2
         while bin < QuickBins.bins {
@@ -81,9 +85,10 @@ extension Control {
             let size = bin &<< 4
             while block != 0 {
                 let next = load(block &+ Layout.nextFreeOffset)
-                // Back to a live block, then the ordinary free path.
+                // Back to a live block (still in the live count), then the
+                // ordinary free path.
                 writeInfo(block, size)
-                accountAllocation(size)
+                setField(Control.usedOffset, field(Control.usedOffset) &+ (size &- Layout.header))
                 if releaseIfValid(block &+ Layout.header) == 0 {
                     flushed &+= 1
                 } else {
@@ -103,6 +108,7 @@ extension Control {
     func checkQuickBins() -> (blocks: Int, bytes: UInt)? {
         var blocks = 0
         var bytes: UInt = 0
+        var total: UInt = 0
         for bin in UInt(0)..<QuickBins.bins {
             var block = binHead(bin)
             var count: UInt = 0
@@ -115,9 +121,11 @@ extension Control {
                 block = load(block &+ Layout.nextFreeOffset)
             }
             guard count == binCount(bin) else { return nil }
+            total &+= count
             blocks &+= Int(count)
             bytes &+= count &* (bin &<< 4)
         }
+        guard total == field(QuickBins.cachedOffset) else { return nil }
         return (blocks, bytes)
     }
 }

@@ -80,6 +80,23 @@ public struct ConsoleBuffer: ByteSink {
         if byte == 0x0A { flush() }
     }
 
+    /// Copies in chunks (not byte by byte) and flushes when full or when the
+    /// bytes end with a newline.
+    public mutating func write(bytes: UnsafeBufferPointer<UInt8>) {
+        var rest = bytes
+        while !rest.isEmpty {
+            if count == 128 { flush() }
+            let n = min(128 - count, rest.count)
+            let at = count
+            withUnsafeMutableBytes(of: &storage) { storage in
+                (storage.baseAddress! + at).copyMemory(from: rest.baseAddress!, byteCount: n)
+            }
+            count += n
+            rest = UnsafeBufferPointer(rebasing: rest[n...])
+        }
+        if bytes.last == 0x0A { flush() }
+    }
+
     mutating func append(_ text: StaticString) {
         text.withUTF8Buffer { write(bytes: $0) }
     }

@@ -4,6 +4,8 @@
 
 public protocol ByteSink {
     mutating func write(_ byte: UInt8)
+    /// Writes many bytes; the default writes them one at a time.
+    mutating func write(bytes: UnsafeBufferPointer<UInt8>)
 }
 
 extension ByteSink {

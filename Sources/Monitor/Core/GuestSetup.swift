@@ -71,7 +71,7 @@ public enum GuestSetup {
         public var description: String {
             switch self {
             case .bootAreaOverflow(let bytes):
-                return "manifest and command line need \(bytes) bytes, more than the 8 KiB boot area"
+                return "boot info, manifest and command line need \(bytes) bytes, more than the \(HvtABI.bootAreaSize >> 10) KiB boot area"
             }
         }
     }
