@@ -1,15 +1,19 @@
 /*
  * Freestanding memory primitives the Embedded Swift runtime and stdlib call
- * (struct copies, Array/String storage). x86_64 `rep movsb/stosb` is fast on
- * any CPU with ERMS and short; built with -fno-builtin so clang cannot turn
- * these loops back into calls to themselves. Images only (pc, hvt).
+ * (struct copies, Array/String storage). `rep movs/stos` by 8-byte words,
+ * then bytes for the tail: fast on real CPUs, and 8x fewer iterations where
+ * a CPU emulates string instructions step by step (this machine's KVM does).
+ * Built with -fno-builtin so clang cannot turn them back into calls to
+ * themselves. Images only (pc, hvt).
  */
 #include <stddef.h>
 #include <stdint.h>
 
 void *memcpy(void *restrict dst, const void *restrict src, size_t n) {
     void *ret = dst;
-    __asm__ volatile("rep movsb" : "+D"(dst), "+S"(src), "+c"(n) : : "memory");
+    size_t words = n >> 3, tail = n & 7;
+    __asm__ volatile("rep movsq" : "+D"(dst), "+S"(src), "+c"(words) : : "memory");
+    __asm__ volatile("rep movsb" : "+D"(dst), "+S"(src), "+c"(tail) : : "memory");
     return ret;
 }
 
@@ -25,7 +29,10 @@ void *memmove(void *dst, const void *src, size_t n) {
 
 void *memset(void *dst, int c, size_t n) {
     void *ret = dst;
-    __asm__ volatile("rep stosb" : "+D"(dst), "+c"(n) : "a"(c) : "memory");
+    uint64_t pattern = (uint64_t)(uint8_t)c * 0x0101010101010101ull;
+    size_t words = n >> 3, tail = n & 7;
+    __asm__ volatile("rep stosq" : "+D"(dst), "+c"(words) : "a"(pattern) : "memory");
+    __asm__ volatile("rep stosb" : "+D"(dst), "+c"(tail) : "a"(pattern) : "memory");
     return ret;
 }
 

@@ -12,6 +12,9 @@
         .text
         .code64
 
+/* The stubs sit 16 bytes apart from a 512-byte aligned base, so that the
+ * linker can compute every IDT gate (boot/x86_64/storage.S) with no carry. */
+
 .macro STUB_NOERR n
         .balign 16
 isr_\n:
@@ -27,6 +30,9 @@ isr_\n:
         jmp     isr_common
 .endm
 
+        .balign 512
+        .globl swiftlet_isr_base
+swiftlet_isr_base:
 STUB_NOERR 0
 STUB_NOERR 1
 STUB_NOERR 2
@@ -112,11 +118,3 @@ isr_common:
 
 FAKE_FRAME_ENTRY swiftlet_trap, 256
 FAKE_FRAME_ENTRY swiftlet_platform_abort, 257
-
-        .section .rodata
-        .balign 8
-        .globl swiftlet_isr_table
-swiftlet_isr_table:
-.irp n, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31
-        .quad isr_\n
-.endr

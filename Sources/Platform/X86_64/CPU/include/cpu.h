@@ -65,7 +65,6 @@ static inline void cpu_pause(void) { __asm__ volatile("pause"); }
 extern char __image_start[], __image_end[];
 extern char __stack_boot_bottom[], __stack_boot_top[], __stack_ist_top[];
 extern char __guard_boot[], __guard_ist[];
-extern uint64_t swiftlet_isr_table[32];
 
 static inline uintptr_t image_start(void) { return (uintptr_t)__image_start; }
 static inline uintptr_t image_end(void) { return (uintptr_t)__image_end; }
@@ -74,7 +73,6 @@ static inline uintptr_t stack_boot_top(void) { return (uintptr_t)__stack_boot_to
 static inline uintptr_t stack_ist_top(void) { return (uintptr_t)__stack_ist_top; }
 static inline uintptr_t guard_boot(void) { return (uintptr_t)__guard_boot; }
 static inline uintptr_t guard_ist(void) { return (uintptr_t)__guard_ist; }
-static inline uint64_t isr_entry(int vector) { return swiftlet_isr_table[vector]; }
 
 /* Shared storage (boot/x86_64/storage.S). */
 enum { CMDLINE_MAX = 8192, ARGV_MAX = 128, HEAP_REGIONS_MAX = 64 };
