@@ -26,6 +26,11 @@ let package = Package(
         .executableTarget(name: "Hello", dependencies: ["Swiftlet", "PlatformHosted"], path: "Sources/Apps/Hello"),
         .executableTarget(name: "Fault", dependencies: ["Swiftlet", "PlatformHosted"], path: "Sources/Apps/Fault"),
         .executableTarget(name: "SwiftCheck", dependencies: ["Swiftlet", "PlatformHosted"], path: "Sources/Apps/SwiftCheck"),
+        .executableTarget(name: "Clock", dependencies: ["Swiftlet", "PlatformHosted"], path: "Sources/Apps/Clock"),
+        .executableTarget(name: "BlockTest", dependencies: ["Swiftlet", "PlatformHosted"], path: "Sources/Apps/BlockTest",
+                          exclude: ["manifest"]),
+        .executableTarget(name: "NetEcho", dependencies: ["Swiftlet", "PlatformHosted"], path: "Sources/Apps/NetEcho",
+                          exclude: ["manifest"]),
         // The hvt ABI shared by the hvt guest platform and our monitor.
         .target(name: "HvtABI", path: "Sources/HvtABI"),
         // Our hvt monitor: image loading and option parsing (portable core).

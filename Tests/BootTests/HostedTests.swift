@@ -38,6 +38,16 @@ final class HostedTests: XCTestCase {
         XCTAssert(output.contains("swiftcheck: 0 failures"), output)
     }
 
+    func testHostedClockAndDevicelessApplications() throws {
+        let clock = try runHosted("Clock", [])
+        XCTAssertEqual(clock.status, 0, clock.output)
+        let seconds = try XCTUnwrap(number(after: "wall_clock_s ", in: clock.output), clock.output)
+        XCTAssertLessThan(abs(seconds - Int(Date().timeIntervalSince1970)), 5)
+        // No devices on hosted yet: the device applications say so and exit 3.
+        XCTAssertEqual(try runHosted("BlockTest", []).status, 3)
+        XCTAssertEqual(try runHosted("NetEcho", []).status, 3)
+    }
+
     func testHostedExitStatus() throws {
         XCTAssertEqual(try runHosted("fault", ["exit", "7"]).status, 7)
         XCTAssertEqual(try runHosted("fault", ["exit", "200"]).status, 200, "hosted carries any 8-bit status")
