@@ -58,7 +58,8 @@ LDFLAGS      := -static --gc-sections -z max-page-size=4096 -z norelro -T linker
 RUNTIME_pc   := alloc string math
 RUNTIME_hvt  := alloc string
 RUNTIME_OBJS := $(foreach r,$(RUNTIME_$(TARGET)),$(OUT)/runtime/$(r).o)
-BOOT_OBJS    := $(OUT)/boot/entry.o $(OUT)/boot/exceptions.o $(OUT)/boot/storage.o
+BOOT_OBJS    := $(OUT)/boot/entry.o $(OUT)/boot/exceptions.o $(OUT)/boot/storage.o \
+    $(if $(filter hvt,$(TARGET)),$(OUT)/boot/abi-note.o)
 KERNEL_OBJS  := $(MODS)/Heap.o $(MODS)/Swiftlet.o $(MODS)/X86.o \
     $(if $(MODULES_$(TARGET)_EXTRA),$(MODS)/HvtABI.o) $(MODS)/$(PLATFORM).o $(RUNTIME_OBJS)
 
@@ -129,7 +130,7 @@ $(OUT)/boot/%.o: boot/x86_64/%.S
 	@mkdir -p $(@D)
 	$(CLANG) --target=x86_64-unknown-none-elf -g -c $< -o $@
 
-$(OUT)/boot/floor.o: boot/$(TARGET)/floor.S
+$(OUT)/boot/floor.o $(OUT)/boot/abi-note.o: $(OUT)/boot/%.o: boot/$(TARGET)/%.S
 	@mkdir -p $(@D)
 	$(CLANG) --target=x86_64-unknown-none-elf -g -c $< -o $@
 
@@ -148,7 +149,7 @@ MANIFEST_OBJ = $(if $(filter hvt,$(TARGET)),$(OUT)/manifest-$*.o)
 
 # --- images -------------------------------------------------------------------
 
-FLOOR_MANIFEST := $(if $(filter hvt,$(TARGET)),$(OUT)/manifest-floor.o)
+FLOOR_MANIFEST := $(if $(filter hvt,$(TARGET)),$(OUT)/manifest-floor.o $(OUT)/boot/abi-note.o)
 $(OUT)/floor.dbg.elf: $(OUT)/boot/floor.o $(FLOOR_MANIFEST) linker/$(TARGET).ld
 	$(LD) $(LDFLAGS) -o $@ $< $(FLOOR_MANIFEST)
 

@@ -10,16 +10,6 @@
  * Integer-only: this machine's KVM stops on SSE and x87 instructions.
  */
 
-        /* ABI note: "Solo5", type ABI1, target hvt (1), ABI version 2. */
-        .section .note.solo5.abi, "a", @note
-        .balign 8
-        .long 6
-        .long 16
-        .long 0x31494241
-        .asciz "Solo5"
-        .balign 4
-        .long 1, 2, 0, 0
-
         .section .text.boot, "ax"
         .code64
         .globl _start

@@ -4,15 +4,6 @@
  * with no Swiftlet code; `make bench` puts hello's boot-to-exit next to it.
  * Linked with linker/hvt.ld and an empty manifest like the real images.
  */
-        .section .note.solo5.abi, "a", @note
-        .balign 8
-        .long 6
-        .long 16
-        .long 0x31494241
-        .asciz "Solo5"
-        .balign 4
-        .long 1, 2, 0, 0
-
         .section .text.boot, "ax"
         .code64
         .globl _start

@@ -12,29 +12,8 @@ func hvtWrite(_ bytes: UnsafePointer<UInt8>, _ count: Int) { Hypercall.puts(byte
 @_cdecl("swiftlet_platform_exit")
 func hvtExit(_ status: Int32) -> Never { Hypercall.halt(status) }
 
-@_cdecl("swiftlet_platform_argc")
-func hvtArgumentCount() -> Int { BootArguments.argumentCount }
-
-@_cdecl("swiftlet_platform_argv")
-func hvtArgument(_ index: Int) -> UnsafePointer<UInt8>? { BootArguments.argument(index) }
-
 @_cdecl("swiftlet_platform_ram_bytes")
 func hvtRAMBytes() -> Int { Int(BootInfo.memorySize) }
-
-@_cdecl("swiftlet_platform_heap_region")
-func hvtHeapRegion(_ index: Int, _ start: UnsafeMutablePointer<UnsafeMutableRawPointer?>,
-                   _ size: UnsafeMutablePointer<Int>) -> Bool {
-    guard let region = BootHeapRegions.region(index) else { return false }
-    start.pointee = region.0
-    size.pointee = region.1
-    return true
-}
-
-@_cdecl("swiftlet_platform_boot_stamp")
-func hvtBootStamp(_ stage: Int) -> UInt64 {
-    guard stage >= 0 && stage < 8 else { return 0 }
-    return boot_stamps()![stage]
-}
 
 @_cdecl("swiftlet_platform_cycle_hz")
 func hvtCycleHz() -> UInt64 { BootInfo.cycleHz }
