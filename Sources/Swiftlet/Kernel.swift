@@ -75,6 +75,9 @@ public enum Kernel {
     /// Cycle-counter stamp of a boot stage (0 when the platform does not record it).
     public static func bootStamp(_ stage: BootStage) -> UInt64 { platformBootStamp(stage.rawValue) }
 
+    /// Monotonic nanoseconds (pc and hvt: the TSC at its measured or announced rate).
+    public static var monotonicClock: UInt64 { platformMonotonic() }
+
     /// Nanoseconds since the Unix epoch, from the platform's wall clock (0 when it has none).
     public static var wallClock: UInt64 { platformWallClock() }
 

@@ -43,6 +43,10 @@ func platformBootStamp(_ stage: Int) -> UInt64
 @_extern(c, "swiftlet_platform_cycle_hz")
 func platformCycleHz() -> UInt64
 
+/// Monotonic nanoseconds since an arbitrary point at or before boot.
+@_extern(c, "swiftlet_platform_monotonic")
+func platformMonotonic() -> UInt64
+
 /// Nanoseconds since the Unix epoch from the platform's wall clock (0 if it has none).
 @_extern(c, "swiftlet_platform_wall_clock")
 func platformWallClock() -> UInt64

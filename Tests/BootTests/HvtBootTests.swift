@@ -99,6 +99,15 @@ final class HvtBootTests: HvtTestCase {
         XCTAssertLessThan(abs(guest - Int(Date().timeIntervalSince1970)), 300, "guest clock \(guest)")
         let hz = try XCTUnwrap(number(after: "cycle_hz ", in: result.output), result.output)
         XCTAssertGreaterThan(hz, 100_000_000, "TSC rate from the boot info")
+        // POLL waited 100 ms with nothing attached: the monotonic clock saw it.
+        let line = try XCTUnwrap(result.output.split(separator: "\n").first { $0.hasPrefix("monotonic_ns ") })
+        let values = line.split(separator: " ").dropFirst().compactMap { UInt64($0) }
+        XCTAssertEqual(values.count, 2, String(line))
+        if values.count == 2 {
+            XCTAssertGreaterThan(values[0], 0)
+            XCTAssertGreaterThanOrEqual(values[1] - values[0], 90_000_000, String(line))
+            XCTAssertLessThan(values[1] - values[0], 5_000_000_000, String(line))
+        }
     }
 
     func testMalformedImageIsOneLineAndStatusOne() throws {

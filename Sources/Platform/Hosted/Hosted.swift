@@ -72,6 +72,13 @@ func hostedBootStamp(_ stage: Int) -> UInt64 { 0 }
 @_cdecl("swiftlet_platform_cycle_hz")
 func hostedCycleHz() -> UInt64 { 0 }
 
+@_cdecl("swiftlet_platform_monotonic")
+func hostedMonotonic() -> UInt64 {
+    var now = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &now)
+    return UInt64(now.tv_sec) &* 1_000_000_000 &+ UInt64(now.tv_nsec)
+}
+
 @_cdecl("swiftlet_platform_wall_clock")
 func hostedWallClock() -> UInt64 {
     var now = timespec()

@@ -15,6 +15,10 @@ func hvtExit(_ status: Int32) -> Never { Hypercall.halt(status) }
 @_cdecl("swiftlet_platform_ram_bytes")
 func hvtRAMBytes() -> Int { Int(BootInfo.memorySize) }
 
+/// The TSC at the rate the monitor announced in the boot info.
+@_cdecl("swiftlet_platform_monotonic")
+func hvtMonotonic() -> UInt64 { nanosecondsSinceBoot(hz: BootInfo.cycleHz) }
+
 @_cdecl("swiftlet_platform_cycle_hz")
 func hvtCycleHz() -> UInt64 { BootInfo.cycleHz }
 

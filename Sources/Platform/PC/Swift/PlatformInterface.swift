@@ -15,5 +15,9 @@ func pcExit(_ status: Int32) -> Never { DebugExit.exit(status: status) }
 @_cdecl("swiftlet_platform_ram_bytes")
 func pcRAMBytes() -> Int { BootInfo.ramBytes }
 
+/// The TSC calibrated against the PIT (10 ms, on first use).
+@_cdecl("swiftlet_platform_monotonic")
+func pcMonotonic() -> UInt64 { nanosecondsSinceBoot(hz: TSC.frequency) }
+
 @_cdecl("swiftlet_platform_cycle_hz")
 func pcCycleHz() -> UInt64 { TSC.frequency }

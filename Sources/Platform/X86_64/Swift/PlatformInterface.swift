@@ -19,6 +19,15 @@ func x86HeapRegion(_ index: Int, _ start: UnsafeMutablePointer<UnsafeMutableRawP
     return true
 }
 
+/// TSC cycles since the first boot instruction as nanoseconds at `hz` (0 Hz: 0).
+public func nanosecondsSinceBoot(hz: UInt64) -> UInt64 {
+    guard hz > 0 else { return 0 }
+    let cycles = cpu_rdtsc() &- boot_stamps()![0]
+    // Whole seconds, then the remainder: no 128-bit division (no __udivti3 in
+    // the image), exact for any rate below 18 GHz.
+    return cycles / hz &* 1_000_000_000 &+ (cycles % hz) &* 1_000_000_000 / hz
+}
+
 @_cdecl("swiftlet_platform_boot_stamp")
 func x86BootStamp(_ stage: Int) -> UInt64 {
     guard stage >= 0 && stage < 8 else { return 0 }
