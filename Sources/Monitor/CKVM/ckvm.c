@@ -14,9 +14,11 @@
 #include <unistd.h>
 #include <linux/audit.h>
 #include <linux/filter.h>
-#include <linux/if.h>
 #include <linux/if_tun.h>
 #include <linux/seccomp.h>
+#include <net/if.h>
+#include <signal.h>
+#include <sys/socket.h>
 
 int ckvm_ioctl(int fd, unsigned long request, unsigned long argument) { return ioctl(fd, request, argument); }
 int ckvm_ioctl_ptr(int fd, unsigned long request, void *argument) { return ioctl(fd, request, argument); }
@@ -81,6 +83,8 @@ int ckvm_install_seccomp(const int *allowed, int count) {
 }
 
 int ckvm_open_tap(const char *name) {
+    /* TUNSETIFF would create a missing interface: refuse instead, as solo5-hvt does. */
+    if (if_nametoindex(name) == 0) return -ENODEV;
     int fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0) return -errno;
     struct ifreq ifr;
@@ -95,4 +99,43 @@ int ckvm_open_tap(const char *name) {
 int ckvm_ppoll(struct pollfd *fds, unsigned long count, uint64_t timeout_ns) {
     struct timespec t = { .tv_sec = (time_t)(timeout_ns / 1000000000u), .tv_nsec = (long)(timeout_ns % 1000000000u) };
     return ppoll(fds, (nfds_t)count, &t, NULL);
+}
+
+int ckvm_adopt_tap(int fd) {
+    struct ifreq ifr;
+    memset(&ifr, 0, sizeof(ifr));
+    if (ioctl(fd, TUNGETIFF, &ifr) < 0) return -errno;
+    if (!(ifr.ifr_flags & IFF_TAP)) return -EINVAL;
+    int flags = fcntl(fd, F_GETFL);
+    if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0) return -errno;
+    return fd;
+}
+
+int ckvm_tap_mtu(int fd) {
+    struct ifreq ifr;
+    memset(&ifr, 0, sizeof(ifr));
+    if (ioctl(fd, TUNGETIFF, &ifr) < 0) return -errno;
+    int sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (sock < 0) return -errno;
+    int rc = ioctl(sock, SIOCGIFMTU, &ifr);
+    int e = errno;
+    close(sock);
+    return rc < 0 ? -e : ifr.ifr_mtu;
+}
+
+static void exit_on_signal(int signal) {
+    static const char message[] = "swiftlet-hvt: stopped by a signal\n";
+    (void)signal;
+    ssize_t ignored = write(2, message, sizeof(message) - 1);
+    (void)ignored;
+    _exit(1);
+}
+
+void ckvm_exit_on_signals(void) {
+    struct sigaction action;
+    memset(&action, 0, sizeof(action));
+    action.sa_handler = exit_on_signal;
+    sigaction(SIGINT, &action, NULL);
+    sigaction(SIGTERM, &action, NULL);
+    sigaction(SIGHUP, &action, NULL);
 }

@@ -17,9 +17,13 @@ func fail(_ message: String) -> Never {
 }
 
 func readFile(_ path: String, limit: Int) -> [UInt8] {
-    let fd = open(path, O_RDONLY | O_CLOEXEC)
+    // Non-blocking open: a FIFO must not hang us; then only regular files.
+    let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
     guard fd >= 0 else { fail("cannot open \(path): \(String(cString: strerror(errno)))") }
     defer { close(fd) }
+    var status = stat()
+    guard fstat(fd, &status) == 0, status.st_mode & S_IFMT == S_IFREG else { fail("\(path) is not a regular file") }
+    guard status.st_size <= off_t(limit) else { fail("\(path) is larger than \(limit >> 20) MiB: not an hvt image") }
     var bytes: [UInt8] = []
     var chunk = [UInt8](repeating: 0, count: 65536)
     while true {
@@ -94,14 +98,16 @@ for device in image.manifest.devices {
         attachments[device.index] = .block(capacity: size, blockSize: UInt16(sector))
     case .net:
         guard let net = options.net(named: device.name) else { continue }
-        let fd = ckvm_open_tap(net.tap)
+        let fd = net.fileDescriptor.map { ckvm_adopt_tap($0) } ?? ckvm_open_tap(net.tap)
         guard fd >= 0 else { fail("--net:\(device.name): cannot attach tap \(net.tap): \(String(cString: strerror(-fd)))") }
         host.taps[device.index] = fd
+        let mtu = ckvm_tap_mtu(fd)
+        guard mtu > 0, mtu <= 65535 - 14 else { fail("--net:\(device.name): cannot read the MTU of \(net.tap)") }
         // Locally administered, unicast; random unless given.
         var mac = net.mac ?? (0..<6).map { _ in UInt8.random(in: 0...255) }
         if net.mac == nil { mac[0] = (mac[0] & 0xFE) | 0x02 }
-        attached[device.index] = .net(mtu: 1500)
-        attachments[device.index] = .net(mac: mac, mtu: 1500)
+        attached[device.index] = .net(mtu: UInt64(mtu))
+        attachments[device.index] = .net(mac: mac, mtu: UInt16(mtu))
     }
 }
 
@@ -121,6 +127,8 @@ do {
 }
 
 // MARK: seccomp, then run
+
+ckvm_exit_on_signals()
 
 // read write close poll mmap munmap brk rt_sigaction rt_sigprocmask rt_sigreturn ioctl pread64 pwrite64
 // readv writev sched_yield madvise nanosleep exit futex clock_gettime clock_nanosleep exit_group ppoll getrandom
