@@ -194,7 +194,13 @@ final class HvtNetTests: HvtTestCase {
             throw XCTSkip("cannot create a network namespace (needs root and iproute2)")
         }
         defer { _ = try? runProgram(["ip", "netns", "del", namespace]) }
-        for command in [["ip", "tuntap", "add", "tap0", "mode", "tap"], ["ip", "link", "set", "tap0", "up"]] {
+        // A tap that does not exist is an error, never created on the fly.
+        let missing = try runProgram(["ip", "netns", "exec", namespace, Self.monitor, "--mem=8",
+                                      "--net:service=tap0", imagePath("netecho", platform: "hvt")])
+        XCTAssertEqual(missing.status, 1, missing.output)
+        XCTAssert(missing.output.contains("cannot attach tap tap0"), missing.output)
+        for command in [["ip", "tuntap", "add", "tap0", "mode", "tap"], ["ip", "link", "set", "tap0", "mtu", "9000"],
+                        ["ip", "link", "set", "tap0", "up"]] {
             let result = try runProgram(["ip", "netns", "exec", namespace] + command)
             XCTAssertEqual(result.status, 0, result.output)
         }
@@ -216,6 +222,7 @@ final class HvtNetTests: HvtTestCase {
         XCTAssert(sender.output.contains("reflected 51"), sender.output)
         XCTAssertEqual(guestDone.wait(timeout: .now() + 70), .success)
         XCTAssertEqual(guest.result?.status, 0, guest.result?.output ?? "no guest result")
-        XCTAssert(guest.result?.output.contains("netecho: service mtu 1500 mac ") == true, guest.result?.output ?? "")
+        // The guest sees the tap's MTU.
+        XCTAssert(guest.result?.output.contains("netecho: service mtu 9000 mac ") == true, guest.result?.output ?? "")
     }
 }
