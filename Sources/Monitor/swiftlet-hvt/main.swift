@@ -11,6 +11,13 @@ import MonitorCore
 
 let version = "0.1.0"
 
+func monotonicMicroseconds() -> UInt64 {
+    var now = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &now)
+    return UInt64(now.tv_sec) * 1_000_000 + UInt64(now.tv_nsec) / 1000
+}
+let startedAt = monotonicMicroseconds()
+
 func fail(_ message: String) -> Never {
     fputs("swiftlet-hvt: \(message)\n", stderr)
     exit(1)
@@ -137,6 +144,11 @@ let seccomp = allowed.withUnsafeBufferPointer { ckvm_install_seccomp($0.baseAddr
 if seccomp != 0 { fail("cannot install the seccomp filter: \(String(cString: strerror(-seccomp)))") }
 
 let dispatcher = HypercallDispatcher(memory: memory, devices: attached)
+// SWIFTLET_HVT_TIMING=1: how long main took to reach the first guest
+// instruction (for `make bench`).
+if getenv("SWIFTLET_HVT_TIMING") != nil {
+    fputs("swiftlet-hvt: startup_us \(monotonicMicroseconds() - startedAt)\n", stderr)
+}
 while true {
     switch vm.next() {
     case .io(let port, let value):
