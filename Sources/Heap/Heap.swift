@@ -245,11 +245,19 @@ public struct Heap {
 }
 
 extension Control {
+    /// Zeroes only what must start at zero - the fixed fields, the
+    /// second-level bitmaps and the quick-bin counts - with memset: list
+    /// heads, bin heads and the region table are read only where bitmaps and
+    /// counts say so.
     func initialise(secret: UInt) {
-        // One memset, not a loop: on slow (emulated) CPUs every iteration counts.
-        UnsafeMutableRawPointer(bitPattern: base &+ Control.fieldsOffset).unsafelyUnwrapped
-            .initializeMemory(as: UInt8.self, repeating: 0, count: Int(Control.size &- Control.fieldsOffset))
+        zero(Control.fieldsOffset, Control.regionsOffset)
+        zero(QuickBins.countsOffset, Control.size)
         setField(Control.secretOffset, secret)
+    }
+
+    func zero(_ from: UInt, _ to: UInt) {
+        UnsafeMutableRawPointer(bitPattern: base &+ from).unsafelyUnwrapped
+            .initializeMemory(as: UInt8.self, repeating: 0, count: Int(to &- from))
     }
 
     /// Files [first, end) as a new region, or appends it to a region that ends
