@@ -9,7 +9,7 @@
 
 #include <stdint.h>
 
-/* The frame that boot/pc/exceptions.S builds for every exception and trap. */
+/* The frame that boot/x86_64/exceptions.S builds for every exception and trap. */
 struct swiftlet_trap_frame {
     uint64_t r15, r14, r13, r12, r11, r10, r9, r8;
     uint64_t rbp, rdi, rsi, rdx, rcx, rbx, rax;
