@@ -1,64 +1,78 @@
 // Formatted console output without String: `Console.print("heap \(n) bytes")`
-// formats integers, static text and raw arguments straight into a small
-// stack buffer and hands each line to the platform in one write (one
-// hypercall on hvt). No allocation, so it works in panic and early-boot
-// paths, and it keeps Swift's String interpolation machinery (~18 KB of
-// Embedded stdlib code) out of images that do not otherwise need it.
+// formats integers, static text and raw arguments straight into the
+// console's line buffer and hands each line to the platform in one write
+// (one hypercall on hvt). No allocation, no String, no copy of the buffer:
+// it works in early-boot paths, keeps Swift's String interpolation
+// machinery (~18 KB of Embedded stdlib code) out of images that do not
+// otherwise need it, and stays cheap where every instruction is emulated.
+// The pieces go into one shared buffer as the interpolation is evaluated,
+// so a `Console.print` inside an interpolated value interleaves with it.
 // Tests: Tests/SwiftletTests/ConsoleTextTests.swift.
 
 public struct ConsoleText: ExpressibleByStringInterpolation {
     public typealias StringLiteralType = StaticString
-    var buffer: ConsoleBuffer
+
+    /// The line being formatted (single vCPU, cooperative: one at a time).
+    nonisolated(unsafe) static var line = ConsoleBuffer()
 
     public init(stringLiteral literal: StaticString) {
-        buffer = ConsoleBuffer()
-        buffer.append(literal)
+        ConsoleText.line.append(literal)
     }
 
-    public init(stringInterpolation: StringInterpolation) {
-        buffer = stringInterpolation.buffer
-    }
+    public init(stringInterpolation: StringInterpolation) {}
 
     public struct StringInterpolation: StringInterpolationProtocol {
-        var buffer = ConsoleBuffer()
-
         public init(literalCapacity: Int, interpolationCount: Int) {}
 
-        public mutating func appendLiteral(_ literal: StaticString) { buffer.append(literal) }
-        public mutating func appendInterpolation(_ text: StaticString) { buffer.append(text) }
-        public mutating func appendInterpolation(_ value: Int) { buffer.writeDecimal(value) }
-        public mutating func appendInterpolation(_ value: UInt) { buffer.writeDecimal(value) }
+        public mutating func appendLiteral(_ literal: StaticString) { ConsoleText.line.append(literal) }
+        public mutating func appendInterpolation(_ text: StaticString) { ConsoleText.line.append(text) }
+        public mutating func appendInterpolation(_ value: Int) { ConsoleText.line.writeDecimal(value) }
+        public mutating func appendInterpolation(_ value: UInt) { ConsoleText.line.writeDecimal(value) }
         public mutating func appendInterpolation(_ value: some FixedWidthInteger) {
-            if value < 0 { buffer.writeDecimal(Int(truncatingIfNeeded: value)) } else { buffer.writeDecimal(UInt(truncatingIfNeeded: value)) }
+            if value < 0 {
+                ConsoleText.line.writeDecimal(Int(truncatingIfNeeded: value))
+            } else {
+                ConsoleText.line.writeDecimal(UInt(truncatingIfNeeded: value))
+            }
         }
         /// `\(hex: value)`: 0x and at least `digits` hex digits.
         public mutating func appendInterpolation(hex value: UInt64, digits: Int = 1) {
-            buffer.writeHex(value, digits: digits)
+            ConsoleText.line.writeHex(value, digits: digits)
         }
         /// A MAC address as six colon-separated hex pairs.
         public mutating func appendInterpolation(_ mac: MACAddress) {
             withUnsafeBytes(of: mac.bytes) { bytes in
                 for (i, byte) in bytes.enumerated() {
-                    if i > 0 { buffer.write(0x3A) }
-                    for nibble in [byte >> 4, byte & 0xF] { buffer.write(nibble < 10 ? 0x30 + nibble : 0x57 + nibble) }
+                    if i > 0 { ConsoleText.line.write(0x3A) }
+                    ConsoleText.line.write(hexDigit(byte >> 4))
+                    ConsoleText.line.write(hexDigit(byte & 0xF))
                 }
             }
         }
         public mutating func appendInterpolation(_ argument: RawArgument) {
-            buffer.write(bytes: argument.utf8)
+            ConsoleText.line.write(bytes: argument.utf8)
         }
         public mutating func appendInterpolation(_ text: String) {
             var copy = text
-            copy.withUTF8 { buffer.write(bytes: $0) }
+            copy.withUTF8 { ConsoleText.line.write(bytes: $0) }
         }
+
+        func hexDigit(_ nibble: UInt8) -> UInt8 { nibble < 10 ? 0x30 + nibble : 0x57 + nibble }
+    }
+
+    /// The formatted bytes not yet written, taken out of the line (for tests).
+    static func takePending() -> [UInt8] {
+        let count = line.count
+        let pending = withUnsafeBytes(of: &line.storage) { Array($0.prefix(count)) }
+        line.count = 0
+        return pending
     }
 }
 
 extension Console {
     /// Writes `text` and a newline to the console.
     public static func print(_ text: ConsoleText) {
-        var line = text.buffer
-        line.write(0x0A)  // flushes
+        ConsoleText.line.write(0x0A)  // flushes
     }
 }
 

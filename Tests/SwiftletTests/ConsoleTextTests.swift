@@ -4,10 +4,11 @@ import XCTest
 @testable import Swiftlet
 
 final class ConsoleTextTests: XCTestCase {
-    func bytes(_ text: ConsoleText) -> String {
-        var buffer = text.buffer
-        let count = buffer.count
-        return withUnsafeBytes(of: &buffer.storage) { String(decoding: $0.prefix(count), as: UTF8.self) }
+    /// Formats `text` (into the shared line) and takes the bytes back out.
+    func bytes(_ text: @autoclosure () -> ConsoleText) -> String {
+        _ = ConsoleText.takePending()
+        _ = text()
+        return String(decoding: ConsoleText.takePending(), as: UTF8.self)
     }
 
     func testLiteralsAndIntegers() {
