@@ -148,7 +148,7 @@ struct HeapBench {
         memset(region, 0, regionSize)  // fault the pages in before timing
         var heapRuns: [Double] = []
         var glibcRuns: [Double] = []
-        for _ in 0..<5 {
+        for _ in 0..<9 {
             var tlsf = TLSF(region: region, size: regionSize)
             heapRuns.append(pairs(&tlsf))
             guard tlsf.heap.check(), tlsf.heap.stats.allocations == 0 else { fatalError("heap inconsistent") }
