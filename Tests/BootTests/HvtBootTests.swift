@@ -167,6 +167,18 @@ final class HvtBlockTests: HvtTestCase {
 }
 
 final class HvtNetTests: HvtTestCase {
+    /// /proc/PID/status of the swiftlet-hvt process whose command line contains `text`.
+    static func procStatus(ofCommandContaining text: String) -> String? {
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        for pid in entries where Int(pid) != nil {
+            guard let raw = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { continue }
+            let arguments = raw.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
+            guard arguments.first?.hasSuffix("swiftlet-hvt") == true, arguments.contains(where: { $0.contains(text) }) else { continue }
+            return try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)
+        }
+        return nil
+    }
+
     /// Sends `count` frames of EtherType 0x88B5 and a STOP frame on `tap` and
     /// counts the reflections (addresses swapped, payload intact).
     static let sender = """
@@ -217,6 +229,10 @@ final class HvtNetTests: HvtTestCase {
             guestDone.signal()
         }
         Thread.sleep(forTimeInterval: 1)  // the monitor attaches to the tap
+        // While the guest runs, the monitor is under its seccomp filter.
+        let status = try XCTUnwrap(Self.procStatus(ofCommandContaining: "netecho.elf"), "monitor process not found")
+        XCTAssert(status.contains("Seccomp:\t2"), status)
+        XCTAssert(status.contains("NoNewPrivs:\t1"), status)
         let sender = try runProgram(["ip", "netns", "exec", namespace, "python3", script, "tap0", "50"], timeout: 60)
         XCTAssertEqual(sender.status, 0, sender.output)
         XCTAssert(sender.output.contains("reflected 51"), sender.output)
