@@ -182,21 +182,29 @@ final class HvtNetTests: HvtTestCase {
     /// Sends `count` frames of EtherType 0x88B5 and a STOP frame on `tap` and
     /// counts the reflections (addresses swapped, payload intact).
     static let sender = """
-        import socket, struct, sys
+        import socket, struct, sys, time
         iface, count = sys.argv[1], int(sys.argv[2])
         s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x88B5))
         s.bind((iface, 0))
-        s.settimeout(10)
+        s.settimeout(0.5)
         src, dst = bytes.fromhex("02aabbccddee"), bytes.fromhex("02deadbeef01")
         got = 0
+        deadline = time.time() + 40
         for i in range(count + 1):
             payload = (b"STOP" if i == count else b"PING") + struct.pack("!I", i) + bytes(i % 1400)
-            s.send(dst + src + b"\\x88\\xb5" + payload)
-            while True:
-                data = s.recv(2048)
-                if data[:6] == src and data[6:12] == dst and data[14:] == payload:
-                    got += 1
-                    break
+            reflected = False
+            while not reflected and time.time() < deadline:
+                s.send(dst + src + b"\\x88\\xb5" + payload)  # resent until the guest answers
+                try:
+                    while True:
+                        data = s.recv(2048)
+                        if data[:6] == src and data[6:12] == dst and data[14:] == payload:
+                            reflected = True
+                            break
+                except socket.timeout:
+                    pass
+            if reflected:
+                got += 1
         print("reflected", got)
         """
 
@@ -228,9 +236,15 @@ final class HvtNetTests: HvtTestCase {
                                             "--net:service=tap0", imagePath("netecho", platform: "hvt")], timeout: 60)
             guestDone.signal()
         }
-        Thread.sleep(forTimeInterval: 1)  // the monitor attaches to the tap
         // While the guest runs, the monitor is under its seccomp filter.
-        let status = try XCTUnwrap(Self.procStatus(ofCommandContaining: "netecho.elf"), "monitor process not found")
+        // (It installs the filter just before the first guest instruction: poll for it.)
+        var found: String?
+        for _ in 0..<100 {
+            found = Self.procStatus(ofCommandContaining: "netecho.elf")
+            if found?.contains("Seccomp:\t2") == true { break }
+            Thread.sleep(forTimeInterval: 0.1)
+        }
+        let status = try XCTUnwrap(found, "monitor process not found")
         XCTAssert(status.contains("Seccomp:\t2"), status)
         XCTAssert(status.contains("NoNewPrivs:\t1"), status)
         let sender = try runProgram(["ip", "netns", "exec", namespace, "python3", script, "tap0", "50"], timeout: 60)
