@@ -1,7 +1,9 @@
-// The application's view of the kernel: arguments, exit, memory, boot timeline.
+// The application's view of the kernel: arguments, exit, memory, clocks, boot
+// timeline.
 //
 // This is the API an application imports (`import Swiftlet`); it is the same on
-// every platform. Console output goes through Swift's `print`.
+// every platform. Console output goes through `Console.print` or Swift's `print`,
+// devices through `Devices`.
 
 @_exported import Heap
 
@@ -25,8 +27,9 @@ public enum Kernel {
         }
     }
 
-    /// Ends the unikernel. Statuses outside 0...maxExitStatus are reported as
-    /// maxExitStatus on platforms that cannot carry them.
+    /// Ends the unikernel with `status`. hvt and hosted carry any 8-bit status;
+    /// pc carries 0...maxExitStatus exactly and reports others as "out of
+    /// range" (the runner exits 125 for them).
     public static func exit(_ status: Int32) -> Never {
         platformExit(status)
         fatalError("platform exit returned")
