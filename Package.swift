@@ -19,6 +19,7 @@ let package = Package(
     targets: [
         // Portable kernel modules (also built in Embedded mode by the Makefile).
         .target(name: "Heap", path: "Sources/Heap"),
+        .target(name: "Scheduler", path: "Sources/Scheduler"),
         .target(name: "Swiftlet", dependencies: ["Heap"], path: "Sources/Swiftlet", swiftSettings: extern),
         // The hosted platform.
         .target(name: "PlatformHosted", dependencies: ["Swiftlet"], path: "Sources/Platform/Hosted"),
@@ -45,10 +46,12 @@ let package = Package(
         .target(name: "Runner", path: "Sources/Tools/Runner"),
         .executableTarget(name: "SwiftletTool", dependencies: ["Runner"], path: "Sources/Tools/swiftlet"),
         // Tests.
-        .testTarget(name: "HeapTests", dependencies: ["Heap"]),
-        .testTarget(name: "SwiftletTests", dependencies: ["Swiftlet", "PlatformHosted"]),
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .testTarget(name: "HeapTests", dependencies: ["Heap", "TestSupport"]),
+        .testTarget(name: "SchedulerTests", dependencies: ["Scheduler", "TestSupport"]),
+        .testTarget(name: "SwiftletTests", dependencies: ["Swiftlet", "PlatformHosted", "TestSupport"]),
         .testTarget(name: "RunnerTests", dependencies: ["Runner"]),
-        .testTarget(name: "MonitorCoreTests", dependencies: ["MonitorCore", "HvtABI"]),
+        .testTarget(name: "MonitorCoreTests", dependencies: ["MonitorCore", "HvtABI", "TestSupport"]),
         .testTarget(name: "BootTests", dependencies: ["Runner"]),
     ],
     swiftLanguageModes: [.v5]

@@ -4,6 +4,7 @@
 // Randomness comes from a seeded splitmix64, so failures replay exactly.
 
 import Heap
+import TestSupport
 import XCTest
 
 #if canImport(Glibc)
@@ -12,16 +13,7 @@ import XCTest
     import Darwin
 #endif
 
-struct SplitMix64 {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    mutating func below(_ n: Int) -> Int { Int(next() % UInt64(n)) }
+extension SplitMix64 {
     /// 1 ... 2^maxLog, log-distributed: a random octave, then uniform in it.
     mutating func logSize(maxLog: Int) -> Int {
         let low = 1 << below(maxLog)

@@ -4,6 +4,7 @@
 
 import Foundation
 import HvtABI
+import TestSupport
 import XCTest
 @testable import MonitorCore
 

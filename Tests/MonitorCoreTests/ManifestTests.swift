@@ -1,6 +1,7 @@
 // Tests for Manifest.parse (MFT1 note descriptors) and Manifest.encodeCopy (the guest copy).
 
 import HvtABI
+import TestSupport
 import XCTest
 @testable import MonitorCore
 

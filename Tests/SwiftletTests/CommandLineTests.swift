@@ -1,5 +1,6 @@
 // CommandLineSplitter: the in-place boot command-line splitter.
 
+import TestSupport
 import XCTest
 @testable import Swiftlet
 
@@ -73,11 +74,11 @@ final class CommandLineTests: XCTestCase {
     }
 
     func testRandomLinesNeverOverrunOrCrash() throws {
-        var state: UInt64 = 0x1234_5678
+        var random = SplitMix64(seed: 0x1234_5678)
         let alphabet = Array("ab '\"\\ \t".utf8)
         for _ in 0..<5000 {
-            let length = Int(next(&state) % 40)
-            var bytes = (0..<length).map { _ in alphabet[Int(next(&state) % UInt64(alphabet.count))] } + [0]
+            let length = random.below(40)
+            var bytes = (0..<length).map { _ in alphabet[random.below(alphabet.count)] } + [0]
             var starts = [Int](repeating: -1, count: 64)
             let count = try bytes.withUnsafeMutableBufferPointer { buffer in
                 try starts.withUnsafeMutableBufferPointer { try CommandLineSplitter.split(buffer, starts: $0) }
@@ -88,12 +89,5 @@ final class CommandLineTests: XCTestCase {
                 if i > 0 { XCTAssert(starts[i] > starts[i - 1]) }
             }
         }
-    }
-
-    func next(_ state: inout UInt64) -> UInt64 {
-        state = state &+ 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        return z ^ (z >> 27)
     }
 }
