@@ -60,7 +60,7 @@ RUNTIME_hvt  := alloc string
 RUNTIME_OBJS := $(foreach r,$(RUNTIME_$(TARGET)),$(OUT)/runtime/$(r).o)
 BOOT_OBJS    := $(OUT)/boot/entry.o $(OUT)/boot/exceptions.o $(OUT)/boot/storage.o \
     $(if $(filter hvt,$(TARGET)),$(OUT)/boot/abi-note.o)
-KERNEL_OBJS  := $(MODS)/Heap.o $(MODS)/Swiftlet.o $(MODS)/X86.o \
+KERNEL_OBJS  := $(MODS)/Heap.o $(MODS)/Swiftlet.o $(MODS)/X86.o $(OUT)/context.o \
     $(if $(MODULES_$(TARGET)_EXTRA),$(MODS)/HvtABI.o) $(MODS)/$(PLATFORM).o $(RUNTIME_OBJS)
 
 .PHONY: all images target-images hosted run test bench size debug clean help check-tools
@@ -133,6 +133,12 @@ $(OUT)/boot/%.o: boot/x86_64/%.S
 $(OUT)/boot/floor.o $(OUT)/boot/abi-note.o: $(OUT)/boot/%.o: boot/$(TARGET)/%.S
 	@mkdir -p $(@D)
 	$(CLANG) --target=x86_64-unknown-none-elf -g -c $< -o $@
+
+# The context switch the hosted build tests (Sources/Context); hvt keeps no FPU state.
+CONTEXT_DEFS_hvt := -DSWIFTLET_NO_FPU
+$(OUT)/context.o: Sources/Context/context.S
+	@mkdir -p $(@D)
+	$(CLANG) --target=x86_64-unknown-none-elf -g $(CONTEXT_DEFS_$(TARGET)) -c $< -o $@
 
 $(OUT)/runtime/%.o: Sources/Runtime/%.c
 	@mkdir -p $(@D)

@@ -20,6 +20,8 @@ let package = Package(
         // Portable kernel modules (also built in Embedded mode by the Makefile).
         .target(name: "Heap", path: "Sources/Heap"),
         .target(name: "Scheduler", path: "Sources/Scheduler"),
+        // The x86_64 context switch, shared with the images (the Makefile assembles the same file).
+        .target(name: "Context", path: "Sources/Context"),
         .target(name: "Swiftlet", dependencies: ["Heap"], path: "Sources/Swiftlet", swiftSettings: extern),
         // The hosted platform.
         .target(name: "PlatformHosted", dependencies: ["Swiftlet"], path: "Sources/Platform/Hosted"),
@@ -49,6 +51,7 @@ let package = Package(
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "HeapTests", dependencies: ["Heap", "TestSupport"]),
         .testTarget(name: "SchedulerTests", dependencies: ["Scheduler", "TestSupport"]),
+        .testTarget(name: "ContextTests", dependencies: ["Context"]),
         .testTarget(name: "SwiftletTests", dependencies: ["Swiftlet", "PlatformHosted", "TestSupport"]),
         .testTarget(name: "RunnerTests", dependencies: ["Runner"]),
         .testTarget(name: "MonitorCoreTests", dependencies: ["MonitorCore", "HvtABI", "TestSupport"]),
