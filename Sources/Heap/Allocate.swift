@@ -152,13 +152,7 @@ extension Control {
         var used = size
         if rest >= Layout.minBlock {
             let tail = block &+ need
-            let tailIndex = classIndex(rest)
-            if tailIndex == index {
-                substitute(block, tail, index)
-            } else {
-                popHead(index, block)
-                linkAt(tail, tailIndex)
-            }
+            refile(block, index, as: tail, classIndex(rest))
             store(tail, block)
             writeInfo(tail, rest | Layout.free)
             store(block &+ size, tail)
@@ -262,14 +256,7 @@ extension Control {
             let next = used.next
             let nextSize = used.nextInfo & Layout.sizeMask
             let total = size &+ nextSize
-            let nextIndex = classIndex(nextSize)
-            let index = classIndex(total)
-            if index == nextIndex {
-                substitute(next, block, index)
-            } else {
-                unlinkAt(next, nextIndex)
-                linkAt(block, index)
-            }
+            refile(next, classIndex(nextSize), as: block, classIndex(total))
             writeInfo(block, total | Layout.free)
             store(next &+ nextSize, block)
         } else {

@@ -147,6 +147,19 @@ struct Control {
         }
     }
 
+    /// Files free block `new` where the listed free block `old` was: in
+    /// `old`'s list position when the class is unchanged (no bitmap work),
+    /// else out of one list and into the other.
+    @inline(always)
+    func refile(_ old: UInt, _ oldIndex: Int, as new: UInt, _ newIndex: Int) {
+        if newIndex == oldIndex {
+            substitute(old, new, oldIndex)
+        } else {
+            unlinkAt(old, oldIndex)
+            linkAt(new, newIndex)
+        }
+    }
+
     /// Pops `block`, the head of list `index`.
     @inline(always)
     func popHead(_ index: Int, _ block: UInt) {

@@ -18,7 +18,6 @@ struct swiftlet_trap_frame {
 };
 
 static inline void cpu_outb(uint16_t port, uint8_t v) { __asm__ volatile("outb %0, %1" : : "a"(v), "Nd"(port)); }
-static inline void cpu_outw(uint16_t port, uint16_t v) { __asm__ volatile("outw %0, %1" : : "a"(v), "Nd"(port)); }
 static inline void cpu_outl(uint16_t port, uint32_t v) { __asm__ volatile("outl %0, %1" : : "a"(v), "Nd"(port)); }
 /* An hvt hypercall: the monitor reads and writes the argument struct at `arg`
  * (guest-physical, below 4 GiB), so memory is clobbered both ways. */
@@ -26,7 +25,6 @@ static inline void cpu_hypercall(uint16_t port, uint32_t arg) {
     __asm__ volatile("outl %0, %1" : : "a"(arg), "Nd"(port) : "memory");
 }
 static inline uint8_t cpu_inb(uint16_t port) { uint8_t v; __asm__ volatile("inb %1, %0" : "=a"(v) : "Nd"(port)); return v; }
-static inline uint32_t cpu_inl(uint16_t port) { uint32_t v; __asm__ volatile("inl %1, %0" : "=a"(v) : "Nd"(port)); return v; }
 
 static inline uint64_t cpu_rdtsc(void) {
     uint32_t lo, hi;
@@ -35,7 +33,6 @@ static inline uint64_t cpu_rdtsc(void) {
 }
 
 static inline uint64_t cpu_read_cr2(void) { uint64_t v; __asm__ volatile("mov %%cr2, %0" : "=r"(v)); return v; }
-static inline uint64_t cpu_read_cr3(void) { uint64_t v; __asm__ volatile("mov %%cr3, %0" : "=r"(v)); return v; }
 
 static inline void cpu_cpuid(uint32_t leaf, uint32_t sub, uint32_t *a, uint32_t *b, uint32_t *c, uint32_t *d) {
     __asm__ volatile("cpuid" : "=a"(*a), "=b"(*b), "=c"(*c), "=d"(*d) : "a"(leaf), "c"(sub));
@@ -58,18 +55,14 @@ static inline void cpu_invlpg(uintptr_t address) { __asm__ volatile("invlpg (%0)
 static inline void cpu_ltr(uint16_t selector) { __asm__ volatile("ltr %0" : : "r"(selector)); }
 /* With an empty IDT, int3 escalates to a triple fault: the machine resets. */
 static inline _Noreturn void cpu_triple_fault(void) { for (;;) __asm__ volatile("int3"); }
-static inline void cpu_halt_forever(void) { for (;;) __asm__ volatile("cli; hlt"); }
-static inline void cpu_pause(void) { __asm__ volatile("pause"); }
 
 /* Linker-script symbols, as addresses (every x86_64 linker script defines them). */
 extern char __image_start[], __image_end[];
-extern char __stack_boot_bottom[], __stack_boot_top[], __stack_ist_top[];
+extern char __stack_ist_top[];
 extern char __guard_boot[], __guard_ist[];
 
 static inline uintptr_t image_start(void) { return (uintptr_t)__image_start; }
 static inline uintptr_t image_end(void) { return (uintptr_t)__image_end; }
-static inline uintptr_t stack_boot_bottom(void) { return (uintptr_t)__stack_boot_bottom; }
-static inline uintptr_t stack_boot_top(void) { return (uintptr_t)__stack_boot_top; }
 static inline uintptr_t stack_ist_top(void) { return (uintptr_t)__stack_ist_top; }
 static inline uintptr_t guard_boot(void) { return (uintptr_t)__guard_boot; }
 static inline uintptr_t guard_ist(void) { return (uintptr_t)__guard_ist; }
@@ -81,14 +74,13 @@ extern uint64_t swiftlet_gdt[5];
 extern uint8_t swiftlet_cmdline_buffer[];
 extern const uint8_t *swiftlet_argv[];
 extern uint64_t swiftlet_heap_regions[];
-extern uint8_t swiftlet_idt[], swiftlet_tss[];
+extern uint8_t swiftlet_idt[];
 static inline uint64_t *boot_stamps(void) { return boot_tsc; }
 static inline uint64_t *gdt_base(void) { return swiftlet_gdt; }
 static inline uint8_t *cmdline_buffer(void) { return swiftlet_cmdline_buffer; }
 static inline const uint8_t **argv_table(void) { return swiftlet_argv; }
 static inline uint64_t *heap_region_table(void) { return swiftlet_heap_regions; }
 static inline uint8_t *idt_base(void) { return swiftlet_idt; }
-static inline uint8_t *tss_base(void) { return swiftlet_tss; }
 
 /* pc only: the 4 KiB page table of the first 2 MiB (boot/pc/entry.S). */
 extern uint64_t boot_pt[512];
