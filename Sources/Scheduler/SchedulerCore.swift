@@ -27,7 +27,7 @@
 // Tests: Tests/SchedulerTests/.
 
 public final class SchedulerCore {
-    var threads: [ThreadRecord] = []
+    var threads = RecordTable()
     var freeSlots: [Int32] = []
     var runQueue = ThreadList()
     var timers = TimerHeap()
@@ -36,7 +36,18 @@ public final class SchedulerCore {
     /// Threads not finished and not reaped.
     public private(set) var liveThreads = 0
 
+    /// Slots in use or free for reuse (finished threads keep theirs until reaped).
+    public var slotCount: Int { threads.count }
+
+    /// What the core's tables take per thread slot, so a kernel can check
+    /// before a spawn that they can still grow (Swift traps when an array
+    /// cannot; nothing else here allocates after `spawn`).
+    public static let bytesPerSlot = MemoryLayout<ThreadRecord>.stride + MemoryLayout<TimerHeap.Entry>.stride
+        + 2 * MemoryLayout<Int32>.stride
+
     public init() {}
+
+    deinit { threads.release() }
 
     // MARK: Queries
 
@@ -87,7 +98,7 @@ public final class SchedulerCore {
         }
         let generation = threads[Int(slot)].generation
         threads[Int(slot)] = ThreadRecord(generation: generation, phase: .runnable, name: name)
-        runQueue.append(slot, &threads)
+        runQueue.append(slot, threads)
         liveThreads += 1
         return id(of: slot)
     }
@@ -149,6 +160,22 @@ public final class SchedulerCore {
         makeRunnable(slot, reason: nil)
     }
 
+    /// `yield()` followed by `next(now:)` in one step when no deadline is
+    /// pending (so no time is needed): the current thread goes to the back
+    /// of the run queue and the head becomes current - the same order the
+    /// two calls give. nil, with nothing changed, when there is no current
+    /// thread, a deadline is pending (use the two calls) or no other thread
+    /// is runnable (the current one just goes on).
+    public func handOff() -> ThreadID? {
+        guard currentSlot >= 0, timers.count == 0, let next = runQueue.popFirst(threads) else { return nil }
+        let slot = currentSlot
+        threads[Int(slot)].phase = .runnable
+        runQueue.append(slot, threads)
+        threads[Int(next)].phase = .running
+        currentSlot = next
+        return id(of: next)
+    }
+
     /// Blocks the current thread until `deadline` (it then wakes with
     /// `.timedOut`). A deadline already past wakes it at the next `next`.
     public func sleep(until deadline: UInt64) throws(SchedulerError) {
@@ -164,8 +191,8 @@ public final class SchedulerCore {
             currentSlot = -1
             makeRunnable(slot, reason: nil)
         }
-        fireTimers(now: now)
-        if let slot = runQueue.popFirst(&threads) {
+        if timers.count > 0 { fireTimers(now: now) }
+        if let slot = runQueue.popFirst(threads) {
             threads[Int(slot)].phase = .running
             currentSlot = slot
             return .run(id(of: slot))
@@ -204,11 +231,13 @@ public final class SchedulerCore {
     /// Back of the run queue; cancels a pending deadline. `reason` nil
     /// keeps the last wake reason (a yield is not a wake-up).
     func makeRunnable(_ slot: Int32, reason: WakeReason?) {
-        timers.remove(slot: slot)
-        threads[Int(slot)].deadline = nil
+        if threads[Int(slot)].deadline != nil {
+            timers.remove(slot: slot)
+            threads[Int(slot)].deadline = nil
+        }
         if let reason { threads[Int(slot)].wakeReason = reason }
         threads[Int(slot)].phase = .runnable
-        runQueue.append(slot, &threads)
+        runQueue.append(slot, threads)
     }
 
     private func fireTimers(now: UInt64) {
@@ -216,7 +245,7 @@ public final class SchedulerCore {
             let slot = entry.slot
             if case .blocked(let queue) = threads[Int(slot)].phase {
                 // A timed-out waiter leaves its queue: a later wake cannot find it.
-                queues[Int(queue)].waiters.remove(slot, &threads)
+                queues[Int(queue)].waiters.remove(slot, threads)
             }
             makeRunnable(slot, reason: .timedOut)
         }

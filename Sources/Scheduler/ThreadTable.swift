@@ -38,13 +38,58 @@ struct ThreadRecord {
     var next: Int32 = -1
 }
 
+/// The thread records, in memory the table manages itself: the scheduler's
+/// hot paths touch them several times per switch, and a Swift Array would
+/// check uniqueness (copy-on-write) on every write. Indices are checked.
+/// Owned by one SchedulerCore, which frees it (`release`).
+struct RecordTable: RandomAccessCollection {
+    private var base: UnsafeMutablePointer<ThreadRecord>? = nil
+    private(set) var count = 0
+    private var capacity = 0
+
+    var startIndex: Int { 0 }
+    var endIndex: Int { count }
+
+    subscript(index: Int) -> ThreadRecord {
+        unsafeAddress {
+            precondition(index >= 0 && index < count, "thread slot out of range")
+            return UnsafePointer(base.unsafelyUnwrapped + index)
+        }
+        nonmutating unsafeMutableAddress {
+            precondition(index >= 0 && index < count, "thread slot out of range")
+            return base.unsafelyUnwrapped + index
+        }
+    }
+
+    mutating func append(_ record: ThreadRecord) {
+        if count == capacity {
+            let grown = Swift.max(16, 2 * capacity)
+            let memory = UnsafeMutablePointer<ThreadRecord>.allocate(capacity: grown)
+            if let base {
+                memory.moveInitialize(from: base, count: count)
+                base.deallocate()
+            }
+            base = memory
+            capacity = grown
+        }
+        (base.unsafelyUnwrapped + count).initialize(to: record)
+        count += 1
+    }
+
+    func release() {
+        guard let base else { return }
+        base.deinitialize(count: count)
+        base.deallocate()
+    }
+}
+
 /// Head of an intrusive FIFO list of thread slots.
 struct ThreadList {
     private(set) var head: Int32 = -1
     private(set) var tail: Int32 = -1
     private(set) var count = 0
 
-    mutating func append(_ slot: Int32, _ threads: inout [ThreadRecord]) {
+    mutating func append(_ slot: Int32, _ threads: RecordTable) {
         threads[Int(slot)].prev = tail
         threads[Int(slot)].next = -1
         if tail >= 0 { threads[Int(tail)].next = slot } else { head = slot }
@@ -52,15 +97,15 @@ struct ThreadList {
         count += 1
     }
 
-    mutating func popFirst(_ threads: inout [ThreadRecord]) -> Int32? {
+    mutating func popFirst(_ threads: RecordTable) -> Int32? {
         guard head >= 0 else { return nil }
         let slot = head
-        remove(slot, &threads)
+        remove(slot, threads)
         return slot
     }
 
     /// Unlinks `slot`, which must be in this list.
-    mutating func remove(_ slot: Int32, _ threads: inout [ThreadRecord]) {
+    mutating func remove(_ slot: Int32, _ threads: RecordTable) {
         let prev = threads[Int(slot)].prev
         let next = threads[Int(slot)].next
         if prev >= 0 { threads[Int(prev)].next = next } else { head = next }
@@ -72,7 +117,7 @@ struct ThreadList {
 
     /// The slots in order, or nil if the links are inconsistent (broken
     /// back links, a cycle, or a count mismatch). For `check()` and tests.
-    func walk(_ threads: [ThreadRecord]) -> [Int32]? {
+    func walk(_ threads: RecordTable) -> [Int32]? {
         var out: [Int32] = []
         var slot = head
         var prev: Int32 = -1

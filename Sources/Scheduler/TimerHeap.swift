@@ -35,9 +35,12 @@ struct TimerHeap {
         Int(slot) < positions.count && positions[Int(slot)] >= 0
     }
 
-    /// Makes room for slots 0..<slotCount (called when the core adds a slot).
+    /// Makes room for slots 0..<slotCount (called when the core adds a
+    /// slot), including heap entries for all of them: `insert` then never
+    /// allocates, so a sleep cannot fail for lack of memory.
     mutating func growSlots(to slotCount: Int) {
         while positions.count < slotCount { positions.append(-1) }
+        if entries.capacity < slotCount { entries.reserveCapacity(Swift.max(slotCount, 2 * entries.capacity)) }
     }
 
     mutating func insert(slot: Int32, deadline: UInt64) {

@@ -47,7 +47,7 @@ extension SchedulerCore {
     public func wake(_ queue: WaitQueueID, count: Int = 1) throws(SchedulerError) -> Int {
         let index = try queueIndex(queue.index, kind: .plain)
         var woken = 0
-        while woken < count, let slot = queues[Int(index)].waiters.popFirst(&threads) {
+        while woken < count, let slot = queues[Int(index)].waiters.popFirst(threads) {
             makeRunnable(slot, reason: .signalled)
             woken += 1
         }
@@ -101,7 +101,7 @@ extension SchedulerCore {
         guard queues[Int(index)].owner == caller else { throw .notOwner }
         threads[Int(caller)].mutexesHeld -= 1
         queues[Int(index)].owner = -1
-        if let next = queues[Int(index)].waiters.popFirst(&threads) {
+        if let next = queues[Int(index)].waiters.popFirst(threads) {
             setOwner(of: index, to: next)
             makeRunnable(next, reason: .signalled)
         }
@@ -136,7 +136,7 @@ extension SchedulerCore {
     /// Returns a permit: to the first waiter if any, else to the count.
     public func release(_ semaphore: SemaphoreID) throws(SchedulerError) {
         let index = try queueIndex(semaphore.index, kind: .semaphore)
-        if let next = queues[Int(index)].waiters.popFirst(&threads) {
+        if let next = queues[Int(index)].waiters.popFirst(threads) {
             makeRunnable(next, reason: .signalled)
             return
         }
@@ -170,7 +170,7 @@ extension SchedulerCore {
 
     private func enqueueCurrent(on index: Int32, until deadline: UInt64?) throws(SchedulerError) {
         let slot = try runningSlot()
-        queues[Int(index)].waiters.append(slot, &threads)
+        queues[Int(index)].waiters.append(slot, threads)
         block(slot, phase: .blocked(queue: index), deadline: deadline)
     }
 

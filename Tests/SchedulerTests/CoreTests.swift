@@ -46,6 +46,37 @@ final class CoreTests: XCTestCase {
         XCTAssertEqual(sim.trace, expected)
     }
 
+    func testHandOffGivesTheOrderOfYieldThenNext() throws {
+        // Two cores, same threads: one driven by handOff, one by yield + next.
+        let fast = SchedulerCore(), slow = SchedulerCore()
+        for name in ["a", "b", "c"] as [StaticString] { _ = fast.spawn(name: name); _ = slow.spawn(name: name) }
+        guard case .run = fast.next(now: 0), case .run = slow.next(now: 0) else { return XCTFail("nothing ran") }
+        for _ in 0..<10 {
+            let picked = try XCTUnwrap(fast.handOff())
+            try slow.yield()
+            XCTAssertEqual(slow.next(now: 0), .run(picked))
+            XCTAssertEqual(fast.state(of: picked), .running)
+            XCTAssertNil(fast.check())
+        }
+    }
+
+    func testHandOffDeclinesWhenAloneOrWhenADeadlineIsPending() throws {
+        let core = SchedulerCore()
+        XCTAssertNil(core.handOff(), "no current thread")
+        let a = core.spawn(name: "a")
+        XCTAssertEqual(core.next(now: 0), .run(a))
+        XCTAssertNil(core.handOff(), "alone: a goes on")
+        XCTAssertEqual(core.current, a)
+        let b = core.spawn(name: "b")
+        XCTAssertEqual(core.handOff(), b)
+        try core.sleep(until: 100)  // b sleeps: a deadline is pending
+        XCTAssertEqual(core.next(now: 0), .run(a))
+        _ = core.spawn(name: "c")
+        XCTAssertNil(core.handOff(), "a deadline is pending: the caller must use yield + next")
+        XCTAssertEqual(core.current, a)
+        XCTAssertNil(core.check())
+    }
+
     func testPreemptionGoesToBackLikeYield() {
         let core = SchedulerCore()
         let a = core.spawn(name: "a"), b = core.spawn(name: "b")
