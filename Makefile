@@ -28,8 +28,8 @@ CPU_INCLUDE  := Sources/Platform/X86_64/CPU/include
 # --- what each image platform is made of ------------------------------------
 # pc: SSE on (the boot code enables it). hvt: integer-only, because this
 # machine's KVM cannot run SSE or x87 guest code (../shared/notes/machine.md).
-APPS_pc          := hello fault boottime swiftcheck clock
-APPS_hvt         := hello fault boottime clock blktest netecho
+APPS_pc          := hello fault boottime swiftcheck clock threads
+APPS_hvt         := hello fault boottime clock blktest netecho threads
 PLATFORM_pc      := PlatformPC
 PLATFORM_hvt     := PlatformHvt
 PLATFORMDIR_pc   := Sources/Platform/PC/Swift
@@ -46,7 +46,7 @@ APPS         := $(APPS_$(TARGET))
 PLATFORM     := $(PLATFORM_$(TARGET))
 
 SWIFT_EMBEDDED := -target x86_64-unknown-none-elf -enable-experimental-feature Embedded \
-    -enable-experimental-feature Extern -wmo -parse-as-library $(SWIFT_OPT) -g -swift-version 5 \
+    -enable-experimental-feature Extern -package-name swiftlet -wmo -parse-as-library $(SWIFT_OPT) -g -swift-version 5 \
     -Xfrontend -disable-stack-protector -Xfrontend -function-sections -Xcc -mno-red-zone \
     -Xfrontend -trap-function -Xfrontend swiftlet_trap -I $(MODS) -I $(CPU_INCLUDE) \
     $(SWIFT_ARCH_$(TARGET)) $(SWIFT_EXTRA)
@@ -60,8 +60,11 @@ RUNTIME_hvt  := alloc string
 RUNTIME_OBJS := $(foreach r,$(RUNTIME_$(TARGET)),$(OUT)/runtime/$(r).o)
 BOOT_OBJS    := $(OUT)/boot/entry.o $(OUT)/boot/exceptions.o $(OUT)/boot/storage.o \
     $(if $(filter hvt,$(TARGET)),$(OUT)/boot/abi-note.o)
+# Threads and Scheduler come last: their sections (and the class metadata in
+# their .data) are linked only into images whose applications use threads.
 KERNEL_OBJS  := $(MODS)/Heap.o $(MODS)/Swiftlet.o $(MODS)/X86.o $(OUT)/context.o \
-    $(if $(MODULES_$(TARGET)_EXTRA),$(MODS)/HvtABI.o) $(MODS)/$(PLATFORM).o $(RUNTIME_OBJS)
+    $(if $(MODULES_$(TARGET)_EXTRA),$(MODS)/HvtABI.o) $(MODS)/$(PLATFORM).o $(RUNTIME_OBJS) \
+    $(MODS)/Threads.o $(MODS)/Scheduler.o
 
 .PHONY: all images target-images hosted run test bench size debug clean help check-tools
 .DELETE_ON_ERROR:
@@ -99,8 +102,15 @@ $(MODS)/HvtABI.o: $(wildcard Sources/HvtABI/*.swift)
 	@mkdir -p $(@D)
 	$(SWIFTC) $(SWIFT_EMBEDDED) -module-name HvtABI -emit-module -emit-module-path $(MODS)/HvtABI.swiftmodule -c $^ -o $@
 
+$(MODS)/Scheduler.o: $(wildcard Sources/Scheduler/*.swift)
+	@mkdir -p $(@D)
+	$(SWIFTC) $(SWIFT_EMBEDDED) -module-name Scheduler -emit-module -emit-module-path $(MODS)/Scheduler.swiftmodule -c $^ -o $@
+
 $(MODS)/Swiftlet.o: $(wildcard Sources/Swiftlet/*.swift) $(MODS)/Heap.o
 	$(SWIFTC) $(SWIFT_EMBEDDED) -module-name Swiftlet -emit-module -emit-module-path $(MODS)/Swiftlet.swiftmodule -c $(filter %.swift,$^) -o $@
+
+$(MODS)/Threads.o: $(wildcard Sources/Threads/*.swift) $(MODS)/Swiftlet.o $(MODS)/Scheduler.o
+	$(SWIFTC) $(SWIFT_EMBEDDED) -module-name Threads -emit-module -emit-module-path $(MODS)/Threads.swiftmodule -c $(filter %.swift,$^) -o $@
 
 $(MODS)/X86.o: $(wildcard Sources/Platform/X86_64/Swift/*.swift) $(MODS)/Swiftlet.o $(wildcard $(CPU_INCLUDE)/*)
 	$(SWIFTC) $(SWIFT_EMBEDDED) -module-name X86 -emit-module -emit-module-path $(MODS)/X86.swiftmodule -c $(filter %.swift,$^) -o $@
@@ -116,8 +126,9 @@ APPDIR_swiftcheck := SwiftCheck
 APPDIR_clock := Clock
 APPDIR_blktest := BlockTest
 APPDIR_netecho := NetEcho
+APPDIR_threads := ThreadCheck
 
-$(MODS)/app-%.o: $(MODS)/Swiftlet.o $$(wildcard Sources/Apps/$$(APPDIR_$$*)/*.swift)
+$(MODS)/app-%.o: $(MODS)/Swiftlet.o $(MODS)/Threads.o $$(wildcard Sources/Apps/$$(APPDIR_$$*)/*.swift)
 	$(SWIFTC) $(SWIFT_EMBEDDED) -module-name $(APPDIR_$*) -c $(wildcard Sources/Apps/$(APPDIR_$*)/*.swift) -o $@
 
 # --- boot code, runtime, manifest --------------------------------------------
@@ -173,6 +184,7 @@ hosted:
 	swift build -c release --product hello
 	swift build -c release --product fault
 	swift build -c release --product swiftcheck
+	swift build -c release --product threads
 
 # --- running ----------------------------------------------------------------
 

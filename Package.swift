@@ -6,6 +6,10 @@
 import PackageDescription
 
 let extern: [SwiftSetting] = [.enableExperimentalFeature("Extern")]
+// Kernel modules run as they do in the images (Embedded Swift has no dynamic
+// exclusivity checks): a context switch leaves accesses of the switched-out
+// thread open, which the hosted runtime's per-OS-thread checks would misread.
+let kernel: [SwiftSetting] = [.unsafeFlags(["-enforce-exclusivity=unchecked"])]
 
 let package = Package(
     name: "Swiftlet",
@@ -14,25 +18,31 @@ let package = Package(
         .executable(name: "hello", targets: ["Hello"]),
         .executable(name: "fault", targets: ["Fault"]),
         .executable(name: "swiftcheck", targets: ["SwiftCheck"]),
+        .executable(name: "threads", targets: ["ThreadCheck"]),
         .executable(name: "swiftlet-hvt", targets: ["SwiftletHvt"]),
     ],
     targets: [
         // Portable kernel modules (also built in Embedded mode by the Makefile).
-        .target(name: "Heap", path: "Sources/Heap"),
-        .target(name: "Scheduler", path: "Sources/Scheduler"),
+        .target(name: "Heap", path: "Sources/Heap", swiftSettings: kernel),
+        .target(name: "Scheduler", path: "Sources/Scheduler", swiftSettings: kernel),
         // The x86_64 context switch, shared with the images (the Makefile assembles the same file).
         .target(name: "Context", path: "Sources/Context"),
-        .target(name: "Swiftlet", dependencies: ["Heap"], path: "Sources/Swiftlet", swiftSettings: extern),
+        .target(name: "Swiftlet", dependencies: ["Heap"], path: "Sources/Swiftlet", swiftSettings: extern + kernel),
+        // Cooperative threads: the scheduler core joined to the context switch and the platform.
+        .target(name: "Threads", dependencies: ["Swiftlet", "Scheduler", "Context"], path: "Sources/Threads",
+                swiftSettings: extern + kernel),
         // The hosted platform.
         .target(name: "PlatformHosted", dependencies: ["Swiftlet"], path: "Sources/Platform/Hosted"),
         // Applications, hosted builds.
         .executableTarget(name: "Hello", dependencies: ["Swiftlet", "PlatformHosted"], path: "Sources/Apps/Hello"),
         .executableTarget(name: "Fault", dependencies: ["Swiftlet", "PlatformHosted"], path: "Sources/Apps/Fault"),
         .executableTarget(name: "SwiftCheck", dependencies: ["Swiftlet", "PlatformHosted"], path: "Sources/Apps/SwiftCheck"),
-        .executableTarget(name: "Clock", dependencies: ["Swiftlet", "PlatformHosted"], path: "Sources/Apps/Clock"),
+        .executableTarget(name: "Clock", dependencies: ["Swiftlet", "Threads", "PlatformHosted"], path: "Sources/Apps/Clock"),
         .executableTarget(name: "BlockTest", dependencies: ["Swiftlet", "PlatformHosted"], path: "Sources/Apps/BlockTest",
                           exclude: ["manifest"]),
-        .executableTarget(name: "NetEcho", dependencies: ["Swiftlet", "PlatformHosted"], path: "Sources/Apps/NetEcho",
+        .executableTarget(name: "ThreadCheck", dependencies: ["Swiftlet", "Threads", "PlatformHosted"],
+                          path: "Sources/Apps/ThreadCheck"),
+        .executableTarget(name: "NetEcho", dependencies: ["Swiftlet", "Threads", "PlatformHosted"], path: "Sources/Apps/NetEcho",
                           exclude: ["manifest"]),
         // The hvt ABI shared by the hvt guest platform and our monitor.
         .target(name: "HvtABI", path: "Sources/HvtABI"),
@@ -47,11 +57,15 @@ let package = Package(
         // Tooling: running images under QEMU.
         .target(name: "Runner", path: "Sources/Tools/Runner"),
         .executableTarget(name: "SwiftletTool", dependencies: ["Runner"], path: "Sources/Tools/swiftlet"),
+        // Benchmarks (make bench).
+        .executableTarget(name: "ThreadBench", dependencies: ["Swiftlet", "Threads", "PlatformHosted"],
+                          path: "bench/threads"),
         // Tests.
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "HeapTests", dependencies: ["Heap", "TestSupport"]),
         .testTarget(name: "SchedulerTests", dependencies: ["Scheduler", "TestSupport"]),
         .testTarget(name: "ContextTests", dependencies: ["Context"]),
+        .testTarget(name: "ThreadsTests", dependencies: ["Threads", "Swiftlet", "PlatformHosted"]),
         .testTarget(name: "SwiftletTests", dependencies: ["Swiftlet", "PlatformHosted", "TestSupport"]),
         .testTarget(name: "RunnerTests", dependencies: ["Runner"]),
         .testTarget(name: "MonitorCoreTests", dependencies: ["MonitorCore", "HvtABI", "TestSupport"]),

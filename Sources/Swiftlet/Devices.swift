@@ -26,6 +26,16 @@ public struct MACAddress: Equatable {
     }
 }
 
+/// A device's readiness: one bit of the platform's ready set (0...63), which
+/// the Threads module's `Events.wait(for:until:)` blocks on.
+public struct DeviceEvent: Equatable {
+    public let bit: Int
+    public init(bit: Int) {
+        precondition(bit >= 0 && bit < 64, "device event bit out of range")
+        self.bit = bit
+    }
+}
+
 public protocol BlockDevice: AnyObject {
     /// The name the application's manifest (or configuration) gives it.
     var name: RawArgument { get }
@@ -43,6 +53,8 @@ public protocol NetworkDevice: AnyObject {
     var name: RawArgument { get }
     var mac: MACAddress { get }
     var mtu: Int { get }
+    /// Reported when a frame may be waiting (`Events.wait(for:until:)`).
+    var event: DeviceEvent { get }
     /// Receives one Ethernet frame into `buffer`: its length, or nil when none is waiting.
     func receive(into buffer: UnsafeMutableRawBufferPointer) throws(DeviceError) -> Int?
     /// Sends one Ethernet frame (header included, at most mtu + 14 bytes).
@@ -85,9 +97,4 @@ public enum Devices {
     public static func register(_ device: any BlockDevice) { blockDevices.append(device) }
     public static func register(_ device: any NetworkDevice) { networkDevices.append(device) }
 
-    /// Waits until a network device may have input or `nanoseconds` pass;
-    /// true when one may. (The cooperative scheduler will own this later.)
-    public static func waitForInput(nanoseconds: UInt64) -> Bool {
-        platformWait(nanoseconds) != 0
-    }
 }

@@ -35,6 +35,20 @@ public enum Kernel {
         fatalError("platform exit returned")
     }
 
+    /// For platforms, when the application's main returns `status`: the
+    /// unikernel ends with it once every other thread has finished too.
+    public static func mainReturned(_ status: Int32) -> Never {
+        if let finish = SchedulerHooks.finish { finish(status) }
+        exit(status)
+    }
+
+    /// The running thread's name, for panic reports (nil when the
+    /// application never used threads).
+    public static var threadName: StaticString? { SchedulerHooks.currentName?() }
+
+    /// The thread whose stack guard page holds `address`, for panic reports.
+    public static func guardPageOwner(_ address: UInt64) -> StaticString? { SchedulerHooks.guardOwner?(address) }
+
     /// Ends the unikernel with a panic report naming `reason`.
     public static func panic(_ reason: StaticString) -> Never {
         panicReason = reason
@@ -86,4 +100,23 @@ public enum Kernel {
 
     /// The cycle counter's frequency in Hz, or 0 when the platform does not know it.
     public static var cycleFrequency: UInt64 { platformCycleHz() }
+
+    /// Bound on `cycleFrequency`'s relative error, parts per million: pc
+    /// measures the TSC against the PIT; hvt and hosted are told the rate (0).
+    public static var cycleFrequencyError: UInt64 { platformCycleErrorPPM() }
+}
+
+/// What the kernel asks of the scheduler (the Threads module), installed when
+/// the scheduler starts: an image that never uses threads links none of it.
+package enum SchedulerHooks {
+    nonisolated(unsafe) static var finish: ((Int32) -> Never)? = nil
+    nonisolated(unsafe) static var currentName: (() -> StaticString?)? = nil
+    nonisolated(unsafe) static var guardOwner: ((UInt64) -> StaticString?)? = nil
+
+    package static func install(finish: @escaping (Int32) -> Never, currentName: @escaping () -> StaticString?,
+                               guardOwner: @escaping (UInt64) -> StaticString?) {
+        self.finish = finish
+        self.currentName = currentName
+        self.guardOwner = guardOwner
+    }
 }

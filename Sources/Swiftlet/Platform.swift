@@ -3,7 +3,8 @@
 // The kernel pulls what it needs from the platform through these calls and never
 // imports a platform module, so dependencies point one way (platform -> kernel).
 // Keep the set small and C-shaped, like Solo5's: it is the boundary a new
-// platform implements (README "The platform interface").
+// platform implements (README "The platform interface"). `package` calls are
+// for the other kernel modules (Threads), not for applications.
 
 /// Writes console output (serial, hypercall or stdout). Never fails.
 @_extern(c, "swiftlet_platform_write")
@@ -51,10 +52,21 @@ func platformMonotonic() -> UInt64
 @_extern(c, "swiftlet_platform_wall_clock")
 func platformWallClock() -> UInt64
 
-/// Blocks until a device may have input or `nanoseconds` pass; nonzero when
-/// one may (hvt: POLL's ready set).
+/// The cycle frequency's relative error bound in parts per million (0 when
+/// the rate was announced, not measured).
+@_extern(c, "swiftlet_platform_cycle_error_ppm")
+func platformCycleErrorPPM() -> UInt64
+
+/// The scheduler's idle (Sources/Threads): blocks until a device event may be pending or
+/// `nanoseconds` pass (UInt64.max: no timeout; 0: just polls), and returns
+/// the ready set, one bit per event (Events.swift; hvt: POLL's ready set).
 @_extern(c, "swiftlet_platform_wait")
-func platformWait(_ nanoseconds: UInt64) -> UInt64
+package func platformWait(_ nanoseconds: UInt64) -> UInt64
+
+/// For thread stacks (Sources/Threads): makes the 4 KiB page at `page` a stack guard (`guarded`: any access
+/// faults) or ordinary memory again; false if the platform cannot.
+@_extern(c, "swiftlet_platform_stack_guard")
+package func platformStackGuard(_ page: UnsafeMutableRawPointer, _ guarded: Bool) -> Bool
 
 /// Registers the platform's devices (Devices.register); called once, when the
 /// application first asks for a device.

@@ -91,6 +91,21 @@ isr_common:
         jmp     1b
 
 /*
+ * External interrupts (vectors 32-63). They can arrive only inside the
+ * idle `sti; hlt; cli` (Sources/Platform/PC/Swift/LocalAPIC.swift): their
+ * job is to end the `hlt`. EOI to the xAPIC at its reset address (harmless
+ * for a spurious or PIC vector); hvt never enables interrupts.
+ */
+        .globl swiftlet_irq
+        .balign 16
+swiftlet_irq:
+        pushq   %rax
+        movabsq $0xFEE000B0, %rax
+        movl    $0, (%rax)
+        popq    %rax
+        iretq
+
+/*
  * Entries called like functions that fake an interrupt frame, so that Swift
  * runtime traps (-trap-function swiftlet_trap) and kernel panics
  * (swiftlet_platform_abort) print the same report as a CPU exception.

@@ -45,7 +45,7 @@ swiftlet_cmdline_buffer:  .skip 8192 + 1      /* the command line, split in plac
 swiftlet_argv:            .skip 8 * 128       /* argument start pointers */
 swiftlet_heap_regions:    .skip 16 * 64       /* heap regions: start, size */
 
-        /* IDT: exceptions 0-31, interrupt gates (present, DPL 0) on the kernel
+        /* IDT: exceptions 0-31 and interrupts 32-63, interrupt gates (present, DPL 0) on the kernel
          * code segment; NMI, #DF, #PF and #MC switch to IST1. */
         .section .data.boot, "aw"
         .balign 16
@@ -57,6 +57,18 @@ swiftlet_idt:
         .byte 0x8E
         .word __isr_mid16
         .long __isr_high32
+        .long 0
+.endr
+        /* 32-63: external interrupts (pc: the PICs' 32-47, the APIC timer 48,
+         * the APIC's spurious 63), all on swiftlet_irq; interrupts are only
+         * ever enabled inside the idle `hlt`. */
+.rept 32
+        .word __irq_low16
+        .word 0x08
+        .byte 0
+        .byte 0x8E
+        .word __irq_mid16
+        .long __irq_high32
         .long 0
 .endr
 

@@ -5,6 +5,7 @@
 // status 2. Exit 3: no network device.
 
 import Swiftlet
+import Threads
 
 @main
 struct NetEcho {
@@ -28,7 +29,7 @@ struct NetEcho {
                     Console.print("netecho: idle for 30 s after \(reflected) frames")
                     Kernel.exit(2)
                 }
-                _ = Devices.waitForInput(nanoseconds: 1_000_000_000)
+                _ = Events.wait(for: nic.event, until: Kernel.monotonicClock &+ 1_000_000_000)
                 continue
             }
             lastFrame = Kernel.wallClock

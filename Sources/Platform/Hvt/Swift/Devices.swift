@@ -79,6 +79,8 @@ final class HvtNetworkDevice: NetworkDevice {
     let name: RawArgument
     let mac: MACAddress
     let mtu: Int
+    /// POLL's ready set has one bit per device handle.
+    var event: DeviceEvent { DeviceEvent(bit: Int(handle)) }
 
     init(handle: UInt64, name: RawArgument, mac: MACAddress, mtu: Int) {
         self.handle = handle

@@ -22,6 +22,10 @@ func hvtMonotonic() -> UInt64 { nanosecondsSinceBoot(hz: BootInfo.cycleHz) }
 @_cdecl("swiftlet_platform_cycle_hz")
 func hvtCycleHz() -> UInt64 { BootInfo.cycleHz }
 
+/// The monitor announces the rate (KVM_GET_TSC_KHZ): nothing is measured here.
+@_cdecl("swiftlet_platform_cycle_error_ppm")
+func hvtCycleErrorPPM() -> UInt64 { 0 }
+
 @_cdecl("swiftlet_platform_discover_devices")
 func hvtDiscoverDevices() { HvtDevices.register(manifest: BootInfo.manifest) }
 

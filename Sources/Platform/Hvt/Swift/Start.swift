@@ -1,6 +1,7 @@
 // The hvt platform's boot sequence, entered from boot/hvt/entry.S on our own
 // stack and GDT: IDT/TSS, the boot info (command line, memory, TSC rate),
-// heap, then the application's main; its status leaves through HALT.
+// heap, then the application's main; its status leaves through HALT
+// (once every thread has finished).
 
 import CPU
 import HvtABI
@@ -37,5 +38,5 @@ func hvtStart(_ bootInfo: UInt64) -> Never {
     KernelHeap.initialize()
     stamps[Kernel.BootStage.allocator.rawValue] = cpu_rdtsc()
     stamps[Kernel.BootStage.main.rawValue] = cpu_rdtsc()
-    Hypercall.halt(applicationMain(0, nil))
+    Kernel.mainReturned(applicationMain(0, nil))
 }

@@ -21,3 +21,12 @@ func pcMonotonic() -> UInt64 { nanosecondsSinceBoot(hz: TSC.frequency) }
 
 @_cdecl("swiftlet_platform_cycle_hz")
 func pcCycleHz() -> UInt64 { TSC.frequency }
+
+@_cdecl("swiftlet_platform_cycle_error_ppm")
+func pcCycleErrorPPM() -> UInt64 { TSC.frequency == 0 ? 0 : TSC.errorPPM }
+
+/// The boot page tables already hold the whole 4 GiB identity map.
+@_cdecl("swiftlet_platform_stack_guard")
+func pcStackGuard(_ page: UnsafeMutableRawPointer, _ guarded: Bool) -> Bool {
+    PageTables.setPresent(UInt(bitPattern: page), !guarded)
+}

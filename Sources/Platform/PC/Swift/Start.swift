@@ -20,8 +20,7 @@ func pcStart(_ magic: UInt32, _ info: UInt32) -> Never {
     KernelHeap.initialize()
     stamps[Kernel.BootStage.allocator.rawValue] = cpu_rdtsc()
     stamps[Kernel.BootStage.main.rawValue] = cpu_rdtsc()
-    let status = applicationMain(0, nil)
-    DebugExit.exit(status: status)
+    Kernel.mainReturned(applicationMain(0, nil))
 }
 
 /// Page 0 was mapped only for the loader's structures (already copied).

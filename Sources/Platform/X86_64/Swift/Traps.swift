@@ -28,6 +28,7 @@ public enum Traps {
         report.rflags = f.rflags
         report.registers = registers(f)
         report.message = Kernel.panicReason
+        report.threadName = Kernel.threadName
         if f.vector == 14 {
             report.faultAddress = cpu_read_cr2()
             report.stackOverflow = isGuardPage(report.faultAddress)
@@ -51,9 +52,10 @@ public enum Traps {
         return r
     }
 
-    /// The page below each stack, which a blown stack runs into.
+    /// The page below each stack (boot, exception, every thread's), which a
+    /// blown stack runs into.
     public static func isGuardPage(_ address: UInt64) -> Bool {
         let page = address & ~0xFFF
-        return page == UInt64(guard_boot()) || page == UInt64(guard_ist())
+        return page == UInt64(guard_boot()) || page == UInt64(guard_ist()) || Kernel.guardPageOwner(address) != nil
     }
 }

@@ -51,6 +51,18 @@ static inline void cpu_lidt(const void *base, uint16_t limit) {
     struct cpu_table_pointer p = { limit, (uint64_t)(uintptr_t)base };
     __asm__ volatile("lidt %0" : : "m"(p));
 }
+static inline uint64_t cpu_read_cr3(void) { uint64_t v; __asm__ volatile("mov %%cr3, %0" : "=r"(v)); return v; }
+static inline void cpu_write_cr3(uint64_t v) { __asm__ volatile("mov %0, %%cr3" : : "r"(v) : "memory"); }
+static inline uint64_t cpu_rdmsr(uint32_t msr) {
+    uint32_t lo, hi;
+    __asm__ volatile("rdmsr" : "=a"(lo), "=d"(hi) : "c"(msr));
+    return ((uint64_t)hi << 32) | lo;
+}
+/* Interrupts on for exactly the `hlt` (sti's one-instruction shadow closes
+ * the race with an interrupt already pending), off again after it. */
+static inline void cpu_wait_for_interrupt(void) { __asm__ volatile("sti; hlt; cli" : : : "memory"); }
+static inline uint32_t cpu_mmio_read32(uintptr_t address) { return *(volatile uint32_t *)address; }
+static inline void cpu_mmio_write32(uintptr_t address, uint32_t v) { *(volatile uint32_t *)address = v; }
 static inline void cpu_invlpg(uintptr_t address) { __asm__ volatile("invlpg (%0)" : : "r"(address) : "memory"); }
 static inline void cpu_ltr(uint16_t selector) { __asm__ volatile("ltr %0" : : "r"(selector)); }
 /* With an empty IDT, int3 escalates to a triple fault: the machine resets. */
