@@ -9,7 +9,7 @@ let extern: [SwiftSetting] = [.enableExperimentalFeature("Extern")]
 // Kernel modules run as they do in the images (Embedded Swift has no dynamic
 // exclusivity checks): a context switch leaves accesses of the switched-out
 // thread open, which the hosted runtime's per-OS-thread checks would misread.
-let kernel: [SwiftSetting] = [.unsafeFlags(["-enforce-exclusivity=unchecked"])]
+let kernel: [SwiftSetting] = [.unsafeFlags(["-enforce-exclusivity=unchecked", "-cross-module-optimization"])]
 
 let package = Package(
     name: "Swiftlet",
@@ -59,7 +59,7 @@ let package = Package(
         .executableTarget(name: "SwiftletTool", dependencies: ["Runner"], path: "Sources/Tools/swiftlet"),
         // Benchmarks (make bench).
         .executableTarget(name: "ThreadBench", dependencies: ["Swiftlet", "Threads", "PlatformHosted"],
-                          path: "bench/threads"),
+                          path: "bench/threads", exclude: ["idle.py"]),
         // Tests.
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "HeapTests", dependencies: ["Heap", "TestSupport"]),

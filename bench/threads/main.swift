@@ -3,11 +3,14 @@
 //   swiftlet_switch_ns        one context switch: two threads yielding to each other
 //   swiftlet_create_join_ns   spawn a thread (16 KiB stack + guard page), run it, join it
 //   pthread_switch_ns         one hand-off between two pthreads through a mutex and a
-//                             condition variable (each hand-off is a kernel switch)
+//                             condition variable (each hand-off is a kernel switch); on
+//                             this nested VM a cross-CPU wake-up dominates, so bench/run
+//                             also runs `threadbench pthread` under `taskset -c 0`
 //   pthread_create_join_ns    pthread_create + pthread_join
 //   switch_ratio_pthread      pthread hand-off time / Swiftlet switch time
 // `threadbench yield N` / `threadbench create N` run one workload only, for
-// callgrind instruction counts (bench/run subtracts two N to drop start-up).
+// callgrind instruction counts (bench/run subtracts two N to drop start-up);
+// `threadbench pthread` prints only pthread_switch_ns.
 
 import Glibc
 import PlatformHosted
@@ -103,11 +106,15 @@ func measure(runs: Int = 7, operations: Int, _ body: () -> Void) -> Double {
 }
 
 let arguments = CommandLine.arguments
+if arguments.count == 2 && arguments[1] == "pthread" {
+    print("pthread_switch_ns \(fixed(measure(operations: 2 * 20_000) { pthreadPingPong(rounds: 20_000) }))")
+    exit(0)
+}
 if arguments.count == 3, let n = Int(arguments[2]) {
     switch arguments[1] {
     case "yield": yieldPingPong(rounds: n)
     case "create": createJoin(count: n)
-    default: print("usage: threadbench [yield N | create N]"); exit(2)
+    default: print("usage: threadbench [yield N | create N | pthread]"); exit(2)
     }
     exit(0)
 }
@@ -122,4 +129,5 @@ print("swiftlet_create_join_ns \(fixed(createNs)) ns")
 print("pthread_switch_ns \(fixed(pthreadSwitchNs)) ns")
 print("pthread_create_join_ns \(fixed(pthreadCreateNs)) ns")
 print("switch_ratio_pthread \(fixed(pthreadSwitchNs / switchNs)) ratio")
+
 print("create_join_ratio_pthread \(fixed(pthreadCreateNs / createNs)) ratio")
