@@ -5,9 +5,10 @@
 // (`swiftlet_platform_wait`: hvt's POLL ready set is exactly this, indexed
 // by device handle). A thread that found its device empty calls
 // `Events.wait(for:until:)`; the scheduler wakes it when the platform
-// reports the bit - when it idles, and at least every millisecond while
-// other threads keep running. Readiness is level-triggered and a wake-up
-// is a hint: the woken thread tries its device again.
+// reports the bit - when it idles, and, while other threads keep running,
+// at the first scheduling point a millisecond or more after its last poll.
+// Readiness is level-triggered and a wake-up is a hint: the woken thread
+// tries its device again.
 // Limits: 64 events (the width of the ready set).
 
 import Scheduler

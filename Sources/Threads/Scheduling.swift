@@ -216,18 +216,17 @@ enum Scheduling {
     /// of heap free; a cached one of the same size when there is one.
     static func allocateStack(bytes: Int, headroom: Int) -> UnsafeMutableRawPointer? {
         if let index = stackCache.lastIndex(where: { $0.bytes == bytes }) { return stackCache.remove(at: index).stack }
-        guard let probe = KernelHeap.allocate(size: headroom, alignment: 16),
-              let stack = KernelHeap.allocate(size: bytes + pageSize, alignment: pageSize) else {
-            if stackCache.isEmpty { return nil }
-            while let cached = stackCache.popLast() { release(cached.stack) }
-            return allocateStack(bytes: bytes, headroom: headroom)
-        }
-        KernelHeap.free(probe)
-        guard platformStackGuard(stack, true) else {
+        if let stack = KernelHeap.allocate(size: bytes + pageSize, alignment: pageSize) {
+            if let probe = KernelHeap.allocate(size: headroom, alignment: 16) {
+                KernelHeap.free(probe)
+                if platformStackGuard(stack, true) { return stack }
+            }
             KernelHeap.free(stack)
-            return nil
         }
-        return stack
+        // Short of memory: give the cached stacks back and try once more.
+        if stackCache.isEmpty { return nil }
+        while let cached = stackCache.popLast() { release(cached.stack) }
+        return allocateStack(bytes: bytes, headroom: headroom)
     }
 
     /// Recently finished threads' stacks, guard pages still in place: a
