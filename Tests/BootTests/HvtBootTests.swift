@@ -118,7 +118,9 @@ final class HvtBootTests: HvtTestCase {
     }
 }
 
-final class HvtBlockTests: HvtTestCase {
+// Block and net helpers shared with the hosted device tests (HostedDeviceTests.swift).
+extension XCTestCase {
+    /// A zero-filled temporary disk image, removed when the test ends.
     func disk(bytes: Int) throws -> String {
         let path = NSTemporaryDirectory() + "swiftlet-disk-\(getpid())-\(UUID().uuidString).img"
         XCTAssert(FileManager.default.createFile(atPath: path, contents: Data(count: bytes)))
@@ -126,19 +128,79 @@ final class HvtBlockTests: HvtTestCase {
         return path
     }
 
-    /// The guest's pattern: the little-endian word at offset o is o * K + 0x5EED.
-    func checkPattern(_ path: String, file: StaticString = #filePath, line: UInt = #line) throws {
-        let data = try XCTUnwrap(FileManager.default.contents(atPath: path))
-        var wrong = 0
-        data.withUnsafeBytes { raw in
-            for offset in stride(from: 0, to: raw.count, by: 8) {
-                let word = UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: offset, as: UInt64.self))
-                if word != UInt64(offset) &* 0x9E37_79B9_7F4A_7C15 &+ 0x5EED { wrong += 1 }
-            }
+    /// A network namespace of this test's own, deleted when the test ends;
+    /// skips the test when none can be created.
+    func makeNamespace(_ prefix: String) throws -> String {
+        let namespace = "\(prefix)-\(getpid())"
+        guard try runProgram(["ip", "netns", "add", namespace]).status == 0 else {
+            throw XCTSkip("cannot create a network namespace (needs root and iproute2)")
         }
-        XCTAssertEqual(wrong, 0, "words of the disk image that do not hold the pattern", file: file, line: line)
+        addTeardownBlock { _ = try? runProgram(["ip", "netns", "del", namespace]) }
+        return namespace
     }
 
+    /// Adds tap0 (MTU 9000, up) inside `namespace`.
+    func addTap(in namespace: String) throws {
+        for command in [["ip", "tuntap", "add", "tap0", "mode", "tap"], ["ip", "link", "set", "tap0", "mtu", "9000"],
+                        ["ip", "link", "set", "tap0", "up"]] {
+            let result = try runProgram(["ip", "netns", "exec", namespace] + command)
+            XCTAssertEqual(result.status, 0, result.output)
+        }
+    }
+
+    /// `frameSender` in a temporary file, removed when the test ends.
+    func writeFrameSender() throws -> String {
+        let script = NSTemporaryDirectory() + "swiftlet-sender-\(getpid())-\(UUID().uuidString).py"
+        try frameSender.write(toFile: script, atomically: true, encoding: .utf8)
+        addTeardownBlock { try? FileManager.default.removeItem(atPath: script) }
+        return script
+    }
+}
+
+/// blktest's pattern, checked in the disk image: the little-endian word at offset o is o * K + 0x5EED.
+func checkPattern(_ path: String, file: StaticString = #filePath, line: UInt = #line) throws {
+    let data = try XCTUnwrap(FileManager.default.contents(atPath: path), file: file, line: line)
+    var wrong = 0
+    data.withUnsafeBytes { raw in
+        for offset in stride(from: 0, to: raw.count, by: 8) {
+            let word = UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: offset, as: UInt64.self))
+            if word != UInt64(offset) &* 0x9E37_79B9_7F4A_7C15 &+ 0x5EED { wrong += 1 }
+        }
+    }
+    XCTAssertEqual(wrong, 0, "words of the disk image that do not hold the pattern", file: file, line: line)
+}
+
+/// Sends `count` frames of EtherType 0x88B5 and a STOP frame on `tap` and
+/// counts the reflections (addresses swapped, payload intact):
+/// `python3 SCRIPT TAP COUNT` prints "reflected N".
+let frameSender = """
+    import socket, struct, sys, time
+    iface, count = sys.argv[1], int(sys.argv[2])
+    s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x88B5))
+    s.bind((iface, 0))
+    s.settimeout(0.5)
+    src, dst = bytes.fromhex("02aabbccddee"), bytes.fromhex("02deadbeef01")
+    got = 0
+    deadline = time.time() + 40
+    for i in range(count + 1):
+        payload = (b"STOP" if i == count else b"PING") + struct.pack("!I", i) + bytes(i % 1400)
+        reflected = False
+        while not reflected and time.time() < deadline:
+            s.send(dst + src + b"\\x88\\xb5" + payload)  # resent until the guest answers
+            try:
+                while True:
+                    data = s.recv(2048)
+                    if data[:6] == src and data[6:12] == dst and data[14:] == payload:
+                        reflected = True
+                        break
+            except socket.timeout:
+                pass
+        if reflected:
+            got += 1
+    print("reflected", got)
+    """
+
+final class HvtBlockTests: HvtTestCase {
     func testBlockWriteReadAndHostCheck() throws {
         let path = try disk(bytes: 16 << 10)
         let result = try hvt("blktest", options: ["--mem=8", "--block:storage=\(path)"])
@@ -179,54 +241,15 @@ final class HvtNetTests: HvtTestCase {
         return nil
     }
 
-    /// Sends `count` frames of EtherType 0x88B5 and a STOP frame on `tap` and
-    /// counts the reflections (addresses swapped, payload intact).
-    static let sender = """
-        import socket, struct, sys, time
-        iface, count = sys.argv[1], int(sys.argv[2])
-        s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x88B5))
-        s.bind((iface, 0))
-        s.settimeout(0.5)
-        src, dst = bytes.fromhex("02aabbccddee"), bytes.fromhex("02deadbeef01")
-        got = 0
-        deadline = time.time() + 40
-        for i in range(count + 1):
-            payload = (b"STOP" if i == count else b"PING") + struct.pack("!I", i) + bytes(i % 1400)
-            reflected = False
-            while not reflected and time.time() < deadline:
-                s.send(dst + src + b"\\x88\\xb5" + payload)  # resent until the guest answers
-                try:
-                    while True:
-                        data = s.recv(2048)
-                        if data[:6] == src and data[6:12] == dst and data[14:] == payload:
-                            reflected = True
-                            break
-                except socket.timeout:
-                    pass
-            if reflected:
-                got += 1
-        print("reflected", got)
-        """
-
     func testFramesAreReflectedThroughATapInANamespace() throws {
-        let namespace = "swiftlet-hvt-\(getpid())"
-        guard try runProgram(["ip", "netns", "add", namespace]).status == 0 else {
-            throw XCTSkip("cannot create a network namespace (needs root and iproute2)")
-        }
-        defer { _ = try? runProgram(["ip", "netns", "del", namespace]) }
+        let namespace = try makeNamespace("swiftlet-hvt")
         // A tap that does not exist is an error, never created on the fly.
         let missing = try runProgram(["ip", "netns", "exec", namespace, Self.monitor, "--mem=8",
                                       "--net:service=tap0", imagePath("netecho", platform: "hvt")])
         XCTAssertEqual(missing.status, 1, missing.output)
         XCTAssert(missing.output.contains("cannot attach tap tap0"), missing.output)
-        for command in [["ip", "tuntap", "add", "tap0", "mode", "tap"], ["ip", "link", "set", "tap0", "mtu", "9000"],
-                        ["ip", "link", "set", "tap0", "up"]] {
-            let result = try runProgram(["ip", "netns", "exec", namespace] + command)
-            XCTAssertEqual(result.status, 0, result.output)
-        }
-        let script = NSTemporaryDirectory() + "swiftlet-sender-\(getpid()).py"
-        try Self.sender.write(toFile: script, atomically: true, encoding: .utf8)
-        defer { try? FileManager.default.removeItem(atPath: script) }
+        try addTap(in: namespace)
+        let script = try writeFrameSender()
 
         final class Outcome: @unchecked Sendable { var result: (status: Int32, output: String)? }
         let guest = Outcome()

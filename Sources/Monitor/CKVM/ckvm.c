@@ -6,7 +6,6 @@
 #include <time.h>
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -14,11 +13,8 @@
 #include <unistd.h>
 #include <linux/audit.h>
 #include <linux/filter.h>
-#include <linux/if_tun.h>
 #include <linux/seccomp.h>
-#include <net/if.h>
 #include <signal.h>
-#include <sys/socket.h>
 
 int ckvm_ioctl(int fd, unsigned long request, unsigned long argument) { return ioctl(fd, request, argument); }
 int ckvm_ioctl_ptr(int fd, unsigned long request, void *argument) { return ioctl(fd, request, argument); }
@@ -82,45 +78,9 @@ int ckvm_install_seccomp(const int *allowed, int count) {
     return rc;
 }
 
-int ckvm_open_tap(const char *name) {
-    /* TUNSETIFF would create a missing interface: refuse instead, as solo5-hvt does. */
-    if (if_nametoindex(name) == 0) return -ENODEV;
-    int fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
-    if (fd < 0) return -errno;
-    struct ifreq ifr;
-    memset(&ifr, 0, sizeof(ifr));
-    ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
-    if (strlen(name) >= IFNAMSIZ) { close(fd); return -ENAMETOOLONG; }
-    strncpy(ifr.ifr_name, name, IFNAMSIZ - 1);
-    if (ioctl(fd, TUNSETIFF, &ifr) < 0) { int e = errno; close(fd); return -e; }
-    return fd;
-}
-
 int ckvm_ppoll(struct pollfd *fds, unsigned long count, uint64_t timeout_ns) {
     struct timespec t = { .tv_sec = (time_t)(timeout_ns / 1000000000u), .tv_nsec = (long)(timeout_ns % 1000000000u) };
     return ppoll(fds, (nfds_t)count, &t, NULL);
-}
-
-int ckvm_adopt_tap(int fd) {
-    struct ifreq ifr;
-    memset(&ifr, 0, sizeof(ifr));
-    if (ioctl(fd, TUNGETIFF, &ifr) < 0) return -errno;
-    if (!(ifr.ifr_flags & IFF_TAP)) return -EINVAL;
-    int flags = fcntl(fd, F_GETFL);
-    if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0) return -errno;
-    return fd;
-}
-
-int ckvm_tap_mtu(int fd) {
-    struct ifreq ifr;
-    memset(&ifr, 0, sizeof(ifr));
-    if (ioctl(fd, TUNGETIFF, &ifr) < 0) return -errno;
-    int sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    if (sock < 0) return -errno;
-    int rc = ioctl(sock, SIOCGIFMTU, &ifr);
-    int e = errno;
-    close(sock);
-    return rc < 0 ? -e : ifr.ifr_mtu;
 }
 
 static void exit_on_signal(int signal) {

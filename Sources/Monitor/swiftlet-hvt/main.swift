@@ -5,6 +5,7 @@
 // line on stderr); the guest's HALT status otherwise.
 
 import CKVM
+import CTap
 import Glibc
 import HvtABI
 import MonitorCore
@@ -105,10 +106,10 @@ for device in image.manifest.devices {
         attachments[device.index] = .block(capacity: size, blockSize: UInt16(sector))
     case .net:
         guard let net = options.net(named: device.name) else { continue }
-        let fd = net.fileDescriptor.map { ckvm_adopt_tap($0) } ?? ckvm_open_tap(net.tap)
+        let fd = net.fileDescriptor.map { tap_adopt($0) } ?? tap_open(net.tap)
         guard fd >= 0 else { fail("--net:\(device.name): cannot attach tap \(net.tap): \(String(cString: strerror(-fd)))") }
         host.taps[device.index] = fd
-        let mtu = ckvm_tap_mtu(fd)
+        let mtu = tap_mtu(fd)
         guard mtu > 0, mtu <= 65535 - 14 else { fail("--net:\(device.name): cannot read the MTU of \(net.tap)") }
         // Locally administered, unicast; random unless given.
         var mac = net.mac ?? (0..<6).map { _ in UInt8.random(in: 0...255) }

@@ -2,7 +2,8 @@
 // the same application source runs natively (fast runs, XCTest, profiling).
 //
 // Console: stdout (through stdio, so it interleaves with `print`). Arguments:
-// argv without the program name. Memory: one anonymous mapping of
+// argv without the program name and the leading device options (files and
+// taps: HostedOptions.swift, HostedDevices.swift). Memory: one anonymous mapping of
 // SWIFTLET_MEM MiB (default 64) feeds the kernel heap (and thread stacks);
 // Swift objects in a hosted process come from glibc malloc, not from that
 // heap. Idle: poll(2) over the descriptors registered as device events.
@@ -41,12 +42,15 @@ func hostedAbort() {
     exit(Kernel.panicStatus)
 }
 
+/// The application's arguments: argv after the program name and the device
+/// options (HostedOptions.swift), which the platform takes.
 @_cdecl("swiftlet_platform_argc")
-func hostedArgumentCount() -> Int { max(Int(CommandLine.argc) - 1, 0) }
+func hostedArgumentCount() -> Int { max(Int(CommandLine.argc) - 1 - HostedDevices.attached.consumed, 0) }
 
 @_cdecl("swiftlet_platform_argv")
 func hostedArgument(_ index: Int) -> UnsafePointer<UInt8>? {
-    guard index >= 0 && index + 1 < Int(CommandLine.argc), let arg = CommandLine.unsafeArgv[index + 1] else {
+    let first = 1 + HostedDevices.attached.consumed
+    guard index >= 0 && index + first < Int(CommandLine.argc), let arg = CommandLine.unsafeArgv[index + first] else {
         return nil
     }
     return UnsafeRawPointer(arg).assumingMemoryBound(to: UInt8.self)
@@ -87,8 +91,12 @@ func hostedWallClock() -> UInt64 {
     return UInt64(now.tv_sec) &* 1_000_000_000 &+ UInt64(now.tv_nsec)
 }
 
+/// The devices the options attached (HostedDevices.swift), in option order.
 @_cdecl("swiftlet_platform_discover_devices")
-func hostedDiscoverDevices() {}
+func hostedDiscoverDevices() {
+    for device in HostedDevices.attached.block { Devices.register(device) }
+    for device in HostedDevices.attached.network { Devices.register(device) }
+}
 
 @_cdecl("swiftlet_platform_cycle_error_ppm")
 func hostedCycleErrorPPM() -> UInt64 { 0 }

@@ -58,14 +58,6 @@ struct pollfd;
 /* ppoll(2) with a relative timeout in nanoseconds (ppoll needs _GNU_SOURCE). */
 int ckvm_ppoll(struct pollfd *fds, unsigned long count, uint64_t timeout_ns);
 
-/* Opens the existing tap interface `name` (IFF_TAP | IFF_NO_PI), non-blocking;
- * -errno on failure (-ENODEV when there is no such interface: it is not created). */
-int ckvm_open_tap(const char *name);
-/* Makes an inherited tap descriptor non-blocking after checking it is one; -errno on failure. */
-int ckvm_adopt_tap(int fd);
-/* The MTU of the tap behind `fd`; -errno on failure. */
-int ckvm_tap_mtu(int fd);
-
 /* SIGINT, SIGTERM and SIGHUP end the monitor with one line and status 1. */
 void ckvm_exit_on_signals(void);
 
