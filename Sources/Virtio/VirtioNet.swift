@@ -1,0 +1,277 @@
+// VirtioNet: a virtio-net device (virtio 1.x 5.1, and legacy) as a
+// NetworkDevice: receive queue 0, transmit queue 1, one frame per buffer.
+// Receive buffers stay posted all the time (one allocation made at start-up,
+// each buffer re-posted as soon as its frame is copied out); transmitted
+// frames are copied into driver slots, so the caller's buffer is free on return.
+// With GUEST_CSUM, a frame the device hands up with a partial checksum
+// (NEEDS_CSUM) is completed here, so callers always see finished frames.
+// Limits: no CSUM (checksum offload on transmit: the NetworkDevice interface
+// has no way to ask for it), no GSO/TSO, no MRG_RXBUF, no control queue, one
+// queue pair. A frame longer than the receiver's buffer is dropped and
+// `.invalidRequest` thrown; frames too short to hold the virtio header, or
+// with checksum offsets outside the frame, are dropped silently. A malformed
+// used ring on either queue stops the device: `.ioError` from then on.
+
+import Swiftlet
+
+public final class VirtioNet: NetworkDevice {
+    public let name: RawArgument
+    public let mac: MACAddress
+    public let mtu: Int
+    public var event: DeviceEvent { transport.event }
+
+    /// The link state the device reports (always up without VIRTIO_NET_F_STATUS).
+    public var linkUp: Bool {
+        !session.has(Feature.status) || deviceConfig(transport, at: 6, as: UInt16.self) & 1 != 0
+    }
+
+    enum Feature {
+        static let guestChecksum: UInt64 = 1 << 1
+        static let mtu: UInt64 = 1 << 3
+        static let mac: UInt64 = 1 << 5
+        static let status: UInt64 = 1 << 16
+    }
+
+    /// virtio_net_hdr.flags: the checksum from csum_start on is still to be computed.
+    static let needsChecksum: UInt8 = 1
+    static let receiveQueueIndex: UInt16 = 0
+    static let transmitQueueIndex: UInt16 = 1
+    static let preferredQueueSize: UInt16 = 256
+    /// Buffer memory per queue beyond which fewer buffers are posted (large MTUs).
+    static let bufferBudget = 2 << 20
+    /// An Ethernet header, and room for one 802.1Q tag on received frames.
+    static let ethernetHeader = 14
+    static let vlanTag = 4
+
+    let session: VirtioSession
+    let transport: any VirtioTransport
+    let wait: (UInt64?) -> Bool
+    let receiveQueue: Virtqueue
+    let transmitQueue: Virtqueue
+    /// virtio_net_hdr bytes: 12 with VERSION_1 (num_buffers), 10 for legacy.
+    let headerLength: Int
+    /// Legacy devices without ANY_LAYOUT want the header in its own descriptor.
+    let separateHeader: Bool
+    let receiveBuffers: BufferPool
+    let transmitBuffers: BufferPool
+    /// Transmit slots free to fill.
+    var freeTransmit: [UInt16]
+    /// Frames the device delivered that could not be handed up (see the header).
+    private(set) var droppedFrames = 0
+
+    /// Starts the device behind `transport` (nil when it refuses or is
+    /// unusable). `wait(deadline)` blocks until the device may have made
+    /// progress; transmit uses it when every slot is in flight.
+    public init?(transport: any VirtioTransport, name: RawArgument, wait: @escaping (UInt64?) -> Bool) {
+        guard let session = VirtioSession(transport: transport, choose: { offered in
+            var wanted = Feature.mac | Feature.status | Feature.guestChecksum
+            // An MTU below the Ethernet minimum (5.1.4.1) is not taken: 1500 then.
+            if offered & Feature.mtu != 0 && deviceConfig(transport, at: 10, as: UInt16.self) >= 68 { wanted |= Feature.mtu }
+            return wanted
+        }) else { return nil }
+        self.session = session
+        self.transport = transport
+        self.name = name
+        self.wait = wait
+        mtu = session.has(Feature.mtu) ? Int(deviceConfig(transport, at: 10, as: UInt16.self)) : 1500
+        mac = session.has(Feature.mac) ? VirtioNet.configuredAddress(transport) : VirtioNet.localAddress()
+        headerLength = session.has(VirtioFeature.version1) ? 12 : 10
+        separateHeader = !session.anyLayout
+        let descriptorsPerBuffer: UInt16 = separateHeader ? 2 : 1
+        guard let receiveQueue = session.makeQueue(VirtioNet.receiveQueueIndex, preferred: VirtioNet.preferredQueueSize,
+                                                   minimum: descriptorsPerBuffer),
+              let transmitQueue = session.makeQueue(VirtioNet.transmitQueueIndex, preferred: VirtioNet.preferredQueueSize,
+                                                    minimum: descriptorsPerBuffer),
+              let receive = BufferPool(session, queue: receiveQueue, header: headerLength, descriptors: descriptorsPerBuffer,
+                                       frame: mtu + VirtioNet.ethernetHeader + VirtioNet.vlanTag),
+              let transmit = BufferPool(session, queue: transmitQueue, header: headerLength, descriptors: descriptorsPerBuffer,
+                                        frame: mtu + VirtioNet.ethernetHeader)
+        else {
+            session.fail()
+            return nil
+        }
+        self.receiveQueue = receiveQueue
+        self.transmitQueue = transmitQueue
+        self.receiveBuffers = receive
+        self.transmitBuffers = transmit
+        freeTransmit = (0..<transmit.count).reversed().map { UInt16($0) }
+        // Transmit completions are collected when convenient; interrupts for
+        // them are wanted only while a sender waits for a slot.
+        transmitQueue.disableInterrupts()
+        for buffer in 0..<receive.count where (try? post(UInt16(buffer))) == nil {
+            session.fail()
+            return nil
+        }
+        session.start()
+        if receiveQueue.publish() { transport.notify(VirtioNet.receiveQueueIndex) }
+    }
+
+    static func configuredAddress(_ transport: any VirtioTransport) -> MACAddress {
+        var b: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) = (0, 0, 0, 0, 0, 0)
+        withUnsafeMutableBytes(of: &b) { transport.readConfig(at: 0, into: $0) }
+        return MACAddress(b.0, b.1, b.2, b.3, b.4, b.5)
+    }
+
+    /// A random unicast, locally administered address, for devices that offer none.
+    static func localAddress() -> MACAddress {
+        var random = SystemRandomNumberGenerator()
+        let bits = random.next()
+        func byte(_ index: UInt64) -> UInt8 { UInt8(truncatingIfNeeded: bits >> (8 * index)) }
+        return MACAddress(byte(0) & 0xFC | 0x02, byte(1), byte(2), byte(3), byte(4), byte(5))
+    }
+
+    var isBroken: Bool { receiveQueue.isBroken || transmitQueue.isBroken }
+
+    /// Returns receive buffer `buffer` to the device (not yet published).
+    func post(_ buffer: UInt16) throws(DeviceError) {
+        guard let head = try receiveBuffers.add(buffer, frameLength: receiveBuffers.frameCapacity, writable: true,
+                                         separateHeader: separateHeader) else {
+            // Each buffer owns its descriptors: a free buffer always finds them.
+            throw .ioError
+        }
+        receiveBuffers.owner[Int(head)] = buffer
+    }
+
+    /// The next received frame copied into `buffer`, its length; nil when
+    /// none is waiting (then wait for `event`). A frame longer than `buffer`
+    /// is dropped and throws `.invalidRequest`.
+    public func receive(into buffer: UnsafeMutableRawBufferPointer) throws(DeviceError) -> Int? {
+        guard let destination = buffer.baseAddress else { throw .invalidRequest }
+        if isBroken { throw .ioError }
+        _ = transport.acknowledgeInterrupt()
+        while true {
+            guard let completion = try next(receiveQueue) else {
+                if receiveQueue.enableInterrupts() { continue }
+                return nil
+            }
+            let index = receiveBuffers.owner[Int(completion.head)]
+            let header = receiveBuffers.buffer(index)
+            let length = Int(completion.length) - headerLength
+            let usable = length > 0 && checksumComplete(header, frame: length)
+            let fits = length <= buffer.count
+            if usable && fits { destination.copyMemory(from: header + headerLength, byteCount: length) }
+            try post(index)
+            if receiveQueue.publish() { transport.notify(VirtioNet.receiveQueueIndex) }
+            if !usable || !fits { droppedFrames += 1 }
+            if !usable { continue }
+            if !fits { throw .invalidRequest }
+            return length
+        }
+    }
+
+    /// Sends `frame` (an Ethernet frame of at most mtu + 14 bytes) from a
+    /// copy; waits for a free transmit slot when all are in flight.
+    public func transmit(_ frame: UnsafeRawBufferPointer) throws(DeviceError) {
+        guard let source = frame.baseAddress, frame.count > 0, frame.count <= transmitBuffers.frameCapacity else {
+            throw .invalidRequest
+        }
+        if isBroken { throw .ioError }
+        let slot = try takeTransmitSlot()
+        let header = transmitBuffers.buffer(slot)
+        header.initializeMemory(as: UInt8.self, repeating: 0, count: headerLength)
+        (header + headerLength).copyMemory(from: source, byteCount: frame.count)
+        guard let head = try transmitBuffers.add(slot, frameLength: frame.count, writable: false,
+                                          separateHeader: separateHeader) else { throw .ioError }
+        transmitBuffers.owner[Int(head)] = slot
+        if transmitQueue.publish() { transport.notify(VirtioNet.transmitQueueIndex) }
+    }
+
+    func takeTransmitSlot() throws(DeviceError) -> UInt16 {
+        while true {
+            _ = transport.acknowledgeInterrupt()
+            while let completion = try next(transmitQueue) {
+                freeTransmit.append(transmitBuffers.owner[Int(completion.head)])
+            }
+            if let slot = freeTransmit.popLast() {
+                transmitQueue.disableInterrupts()
+                return slot
+            }
+            if transmitQueue.enableInterrupts() { continue }
+            _ = wait(nil)
+        }
+    }
+
+    /// `queue.nextUsed()`, stopping the device when its used ring is malformed.
+    func next(_ queue: Virtqueue) throws(DeviceError) -> VirtqueueCompletion? {
+        do {
+            return try queue.nextUsed()
+        } catch {
+            session.halt()
+            throw error
+        }
+    }
+
+    /// Completes a NEEDS_CSUM frame's checksum (the device left the
+    /// pseudo-header sum in the field); false when its offsets do not fit.
+    func checksumComplete(_ header: UnsafeMutableRawPointer, frame length: Int) -> Bool {
+        guard session.has(Feature.guestChecksum),
+              header.load(as: UInt8.self) & VirtioNet.needsChecksum != 0 else { return true }
+        let start = Int(UInt16(littleEndian: header.loadUnaligned(fromByteOffset: 6, as: UInt16.self)))
+        let field = start + Int(UInt16(littleEndian: header.loadUnaligned(fromByteOffset: 8, as: UInt16.self)))
+        guard field + 2 <= length else { return false }
+        let frame = header + headerLength
+        let sum = VirtioNet.internetChecksum(UnsafeRawBufferPointer(start: frame + start, count: length - start))
+        // A zero result is sent as 0xFFFF (the same value in ones' complement; UDP requires it).
+        let checksum = sum == 0 ? 0xFFFF : sum
+        frame.storeBytes(of: UInt8(checksum >> 8), toByteOffset: field, as: UInt8.self)
+        frame.storeBytes(of: UInt8(truncatingIfNeeded: checksum), toByteOffset: field + 1, as: UInt8.self)
+        return true
+    }
+
+    /// RFC 1071: the ones' complement of the ones' complement sum of big-endian 16-bit words.
+    static func internetChecksum(_ bytes: UnsafeRawBufferPointer) -> UInt16 {
+        var sum: UInt64 = 0
+        var index = 0
+        while index + 1 < bytes.count {
+            sum += UInt64(bytes[index]) << 8 | UInt64(bytes[index + 1])
+            index += 2
+        }
+        if index < bytes.count { sum += UInt64(bytes[index]) << 8 }
+        while sum > 0xFFFF { sum = (sum & 0xFFFF) + (sum >> 16) }
+        return ~UInt16(sum)
+    }
+}
+
+/// Buffers of one net queue, each a virtio_net_hdr followed by room for a
+/// frame, carved from one allocation; `owner` maps a chain head to its buffer.
+final class BufferPool {
+    let queue: Virtqueue
+    let memory: UnsafeMutableRawPointer
+    let header: Int
+    let frameCapacity: Int
+    let stride: Int
+    let count: Int
+    var owner: [UInt16]
+    /// The chain being added (two segments at most), reused for every add.
+    let segments: UnsafeMutableBufferPointer<VirtqueueSegment>
+
+    init?(_ session: VirtioSession, queue: Virtqueue, header: Int, descriptors: UInt16, frame: Int) {
+        self.queue = queue
+        self.header = header
+        frameCapacity = frame
+        stride = (header + frame + 63) & ~63
+        count = min(Int(queue.size / descriptors), max(8, VirtioNet.bufferBudget / stride))
+        guard let memory = session.allocate(bytes: count * stride, alignment: 64) else { return nil }
+        self.memory = memory
+        owner = Array(repeating: 0, count: Int(queue.size))
+        segments = .allocate(capacity: 2)
+    }
+
+    deinit { segments.deallocate() }
+
+    /// Buffer `index`: its header; the frame follows it.
+    func buffer(_ index: UInt16) -> UnsafeMutableRawPointer { memory + Int(index) * stride }
+
+    /// Adds buffer `index` (header and `frameLength` bytes) as one chain.
+    func add(_ index: UInt16, frameLength: Int, writable: Bool, separateHeader: Bool) throws(DeviceError) -> UInt16? {
+        let start = physical(buffer(index))
+        if separateHeader {
+            segments[0] = VirtqueueSegment(address: start, length: UInt32(header), deviceWritable: writable)
+            segments[1] = VirtqueueSegment(address: start + UInt64(header), length: UInt32(frameLength),
+                                           deviceWritable: writable)
+        } else {
+            segments[0] = VirtqueueSegment(address: start, length: UInt32(header + frameLength), deviceWritable: writable)
+        }
+        return try queue.add(UnsafeBufferPointer(rebasing: segments[0..<(separateHeader ? 2 : 1)]))
+    }
+}

@@ -1,0 +1,325 @@
+// VirtioNet against SimulatedNIC: configuration (MAC, MTU, link), feature
+// choice, frames received intact with the receive ring kept full, transmit
+// with header, waiting for transmit slots, size limits, checksum completion
+// for NEEDS_CSUM frames, legacy header layouts, interrupt use, and
+// malformed used entries on either queue.
+
+import Swiftlet
+import TestSupport
+import XCTest
+@testable import Virtio
+
+final class VirtioNetTests: XCTestCase {
+    typealias F = SimulatedNIC.Feature
+
+    func start(_ nic: SimulatedNIC) -> (VirtioNet?, Harness<SimulatedNIC>) {
+        let harness = Harness(nic)
+        return (VirtioNet(transport: nic, name: deviceName, wait: harness.wait), harness)
+    }
+
+    func frame(_ length: Int, seed: UInt64) -> [UInt8] {
+        var random = SplitMix64(seed: seed)
+        return (0..<length).map { _ in UInt8(truncatingIfNeeded: random.next()) }
+    }
+
+    func receive(_ net: VirtioNet, capacity: Int = 9100) throws -> [UInt8]? {
+        var buffer = [UInt8](repeating: 0, count: capacity)
+        guard let length = try buffer.withUnsafeMutableBytes({ try net.receive(into: $0) }) else { return nil }
+        return Array(buffer[0..<length])
+    }
+
+    func send(_ net: VirtioNet, _ frame: [UInt8]) throws {
+        try frame.withUnsafeBytes { try net.transmit($0) }
+    }
+
+    // MARK: configuration
+
+    func testConfigurationAndFeatures() throws {
+        let nic = SimulatedNIC(features: F.mac | F.status | F.mtu | F.checksum | F.mergeableBuffers | (1 << 17)
+                                   | (1 << 7) | (1 << 11))
+        let net = try XCTUnwrap(start(nic).0)
+        XCTAssertEqual(net.mac, MACAddress(0x52, 0x54, 0x00, 0x12, 0x34, 0x56))
+        XCTAssertEqual(net.mtu, 1500)
+        XCTAssertEqual(net.event, nic.event)
+        XCTAssertTrue(net.linkUp)
+        nic.config[6] = 0
+        XCTAssertFalse(net.linkUp, "the link state is read when asked")
+        XCTAssertEqual(nic.statusLog, [0, 1, 3, 11, 15])
+        XCTAssertEqual(nic.driverFeatures, VirtioFeature.version1 | F.mac | F.status | F.mtu,
+                       "no CSUM, MRG_RXBUF, control queue or offloads")
+        XCTAssertEqual(nic.rings[0]?.size, 256)
+        XCTAssertEqual(nic.rings[1]?.size, 256)
+        XCTAssertEqual(nic.receiveBuffersPosted, 256, "the receive ring is filled at start-up")
+        XCTAssertEqual(nic.notifications[0], 1)
+        XCTAssertEqual(nic.allViolations, [])
+    }
+
+    func testJumboMTU() throws {
+        let nic = SimulatedNIC(mtu: 9000)
+        let net = try XCTUnwrap(start(nic).0)
+        XCTAssertEqual(net.mtu, 9000)
+        XCTAssertGreaterThan(nic.receiveBuffersPosted, 100)
+        XCTAssertLessThanOrEqual(net.receiveBuffers.count * net.receiveBuffers.stride, VirtioNet.bufferBudget)
+        let big = frame(9014, seed: 1)
+        try send(net, big)
+        XCTAssertEqual(nic.transmitted.last, big)
+        nic.deliver(big)
+        XCTAssertEqual(try receive(net), big)
+        XCTAssertThrowsError(try send(net, frame(9015, seed: 2))) { XCTAssertEqual($0 as? DeviceError, .invalidRequest) }
+        XCTAssertEqual(nic.allViolations, [])
+    }
+
+    func testTooSmallMTUIsDeclined() throws {
+        let nic = SimulatedNIC(mtu: 60)
+        let net = try XCTUnwrap(start(nic).0)
+        XCTAssertEqual(net.mtu, 1500)
+        XCTAssertEqual(nic.driverFeatures & F.mtu, 0)
+        XCTAssertEqual(nic.allViolations, [])
+    }
+
+    func testWithoutMACOrStatus() throws {
+        let nic = SimulatedNIC(features: 0, linkUp: false)
+        let net = try XCTUnwrap(start(nic).0)
+        XCTAssertEqual(net.mac.bytes.0 & 0x03, 0x02, "locally administered, unicast")
+        XCTAssertNotEqual(net.mac, MACAddress(0x52, 0x54, 0x00, 0x12, 0x34, 0x56))
+        XCTAssertTrue(net.linkUp, "without STATUS the link counts as up")
+        XCTAssertEqual(net.mtu, 1500)
+    }
+
+    func testRefusals() {
+        let noVersion1 = SimulatedNIC()
+        noVersion1.deviceFeatures &= ~VirtioFeature.version1
+        XCTAssertNil(start(noVersion1).0)
+        let noTransmitQueue = SimulatedNIC()
+        noTransmitQueue.queueMax = [256]
+        XCTAssertNil(start(noTransmitQueue).0)
+        XCTAssertTrue(noTransmitQueue.statusLog.contains { $0 & VirtioStatus.failed != 0 })
+        XCTAssertEqual(noTransmitQueue.statusLog.last, 0, "reset before the queue memory went back")
+        let refused = SimulatedNIC()
+        refused.refuseFeaturesOK = true
+        XCTAssertNil(start(refused).0)
+    }
+
+    // MARK: receive
+
+    func testThousandsOfFramesArriveIntactAndTheRingNeverRunsDry() throws {
+        let nic = SimulatedNIC()
+        let net = try XCTUnwrap(start(nic).0)
+        let posted = nic.receiveBuffersPosted
+        var random = SplitMix64(seed: 7)
+        for i in 0..<5000 {
+            let sent = frame(60 + random.below(1455), seed: UInt64(i))
+            nic.deliver(sent)
+            XCTAssertEqual(try receive(net), sent)
+            XCTAssertNil(try receive(net))
+            XCTAssertEqual(nic.receiveBuffersPosted, posted)
+        }
+        XCTAssertEqual(nic.droppedByDevice, 0)
+        XCTAssertEqual(net.droppedFrames, 0)
+        XCTAssertEqual(nic.allViolations, [])
+    }
+
+    func testBurstsLargerThanTheRingAreAllDelivered() throws {
+        let nic = SimulatedNIC(queueMax: 64)
+        let net = try XCTUnwrap(start(nic).0)
+        let frames = (0..<300).map { frame(64 + $0, seed: UInt64($0)) }
+        for sent in frames { nic.deliver(sent) }
+        XCTAssertEqual(nic.incoming.count, 300 - 64, "the device holds what does not fit")
+        var received: [[UInt8]] = []
+        while let got = try receive(net) { received.append(got) }
+        XCTAssertEqual(received, frames)
+        XCTAssertEqual(nic.receiveBuffersPosted, 64)
+    }
+
+    func testAFrameLargerThanTheCallersBufferIsDropped() throws {
+        let nic = SimulatedNIC()
+        let net = try XCTUnwrap(start(nic).0)
+        nic.deliver(frame(1000, seed: 1))
+        let next = frame(200, seed: 2)
+        nic.deliver(next)
+        XCTAssertThrowsError(try receive(net, capacity: 500)) { XCTAssertEqual($0 as? DeviceError, .invalidRequest) }
+        XCTAssertEqual(try receive(net, capacity: 500), next)
+        XCTAssertEqual(net.droppedFrames, 1)
+        XCTAssertEqual(nic.receiveBuffersPosted, 256)
+    }
+
+    func testCompletionsShorterThanTheHeaderAreDropped() throws {
+        let nic = SimulatedNIC()
+        let net = try XCTUnwrap(start(nic).0)
+        let chain = nic.receiveChains.removeFirst()
+        nic.rings[0]?.complete(chain, length: 12)
+        XCTAssertNil(try receive(net))
+        XCTAssertEqual(net.droppedFrames, 1)
+        XCTAssertEqual(nic.receiveBuffersPosted, 256, "the buffer went back")
+    }
+
+    func testReceiveInterruptsWithEventIndex() throws {
+        let nic = SimulatedNIC(features: F.mac | VirtioFeature.ringEventIndex)
+        let net = try XCTUnwrap(start(nic).0)
+        XCTAssertEqual(nic.rings[0]?.eventIndex, true)
+        for i in 0..<600 {
+            let raised = nic.interruptsRaised
+            nic.deliver(frame(100, seed: UInt64(i)))
+            XCTAssertEqual(nic.interruptsRaised, raised + 1, "frame \(i) interrupts: the driver drained to nil")
+            XCTAssertNotNil(try receive(net))
+            XCTAssertNil(try receive(net))
+        }
+        XCTAssertEqual(nic.allViolations, [])
+    }
+
+    /// An IPv4/UDP frame whose checksum the device left partial (the
+    /// pseudo-header sum), as a host stack with checksum offload does.
+    func testNeedsChecksumFramesAreCompleted() throws {
+        let nic = SimulatedNIC(features: F.mac | F.guestChecksum)
+        let net = try XCTUnwrap(start(nic).0)
+        XCTAssertNotEqual(nic.driverFeatures & F.guestChecksum, 0)
+        for payloadLength in [0, 1, 17, 1000, 1472] {
+            let (complete, partial) = udpFrame(payload: frame(payloadLength, seed: UInt64(payloadLength)))
+            nic.deliver(partial, offload: .init(flags: 1, start: 34, offset: 6))
+            XCTAssertEqual(try receive(net), complete, "payload \(payloadLength)")
+        }
+        nic.deliver(frame(100, seed: 1), offload: .init(flags: 1, start: 99, offset: 0))
+        nic.deliver(frame(100, seed: 2), offload: .init(flags: 1, start: 34, offset: 0xFFFF))
+        XCTAssertNil(try receive(net), "offsets outside the frame: dropped")
+        XCTAssertEqual(net.droppedFrames, 2)
+        let plain = frame(100, seed: 3)
+        nic.deliver(plain, offload: .init(flags: 2))  // DATA_VALID: nothing to do
+        XCTAssertEqual(try receive(net), plain)
+    }
+
+    /// (frame with the right checksum, same frame with only the pseudo-header sum in the field).
+    func udpFrame(payload: [UInt8]) -> ([UInt8], [UInt8]) {
+        let udpLength = 8 + payload.count
+        var bytes: [UInt8] = [0x52, 0x54, 0, 0, 0, 1, 0x52, 0x54, 0, 0, 0, 2, 0x08, 0x00]
+        bytes += [0x45, 0, UInt8((20 + udpLength) >> 8), UInt8((20 + udpLength) & 0xFF), 0, 0, 0x40, 0, 64, 17, 0, 0,
+                  10, 0, 0, 1, 10, 0, 0, 2]
+        bytes += [0x30, 0x39, 0x00, 0x35, UInt8(udpLength >> 8), UInt8(udpLength & 0xFF), 0, 0] + payload
+        func sum(_ data: [UInt8]) -> UInt32 {
+            var total: UInt32 = 0
+            for i in stride(from: 0, to: data.count, by: 2) {
+                total += UInt32(data[i]) << 8 | (i + 1 < data.count ? UInt32(data[i + 1]) : 0)
+            }
+            return total
+        }
+        func fold(_ value: UInt32) -> UInt16 {
+            var v = value
+            while v > 0xFFFF { v = (v & 0xFFFF) + (v >> 16) }
+            return UInt16(v)
+        }
+        let pseudo = sum([10, 0, 0, 1, 10, 0, 0, 2, 0, 17, UInt8(udpLength >> 8), UInt8(udpLength & 0xFF)])
+        var checksum = ~fold(pseudo + sum(Array(bytes[34...])))
+        if checksum == 0 { checksum = 0xFFFF }
+        var complete = bytes
+        complete[40] = UInt8(checksum >> 8)
+        complete[41] = UInt8(checksum & 0xFF)
+        var partial = bytes
+        let seed = fold(pseudo)
+        partial[40] = UInt8(seed >> 8)
+        partial[41] = UInt8(seed & 0xFF)
+        return (complete, partial)
+    }
+
+    // MARK: transmit
+
+    func testTransmitSendsAZeroHeaderAndTheFrame() throws {
+        let nic = SimulatedNIC()
+        let net = try XCTUnwrap(start(nic).0)
+        let raised = nic.interruptsRaised
+        let frames = (0..<1000).map { frame(14 + $0 % 1501, seed: UInt64($0)) }
+        for sent in frames { try send(net, sent) }
+        XCTAssertEqual(nic.transmitted, frames)
+        XCTAssertTrue(nic.transmitHeaders.allSatisfy { $0 == [UInt8](repeating: 0, count: 12) })
+        XCTAssertEqual(nic.interruptsRaised, raised, "transmit completions are collected without interrupts")
+        XCTAssertEqual(nic.allViolations, [])
+    }
+
+    func testTransmitWaitsForAFreeSlot() throws {
+        let nic = SimulatedNIC(queueMax: 16)
+        let (driver, harness) = start(nic)
+        let net = try XCTUnwrap(driver)
+        nic.holdTransmit = true
+        let frames = (0..<40).map { frame(100, seed: UInt64($0)) }
+        for sent in frames[0..<16] { try send(net, sent) }
+        XCTAssertEqual(nic.waits, 0, "16 slots: no wait yet")
+        XCTAssertEqual(nic.rings[1]?.availFlags, 1, "no transmit interrupts wanted")
+        var flagsWhileWaiting: [UInt16] = []
+        harness.beforeWait = { flagsWhileWaiting.append(nic.rings[1]?.availFlags ?? 9) }
+        for sent in frames[16...] { try send(net, sent) }
+        XCTAssertEqual(nic.waits, 2)
+        XCTAssertEqual(flagsWhileWaiting, [0, 0], "interrupts wanted while a sender waits")
+        XCTAssertEqual(nic.transmitted, frames)
+        XCTAssertEqual(nic.allViolations, [])
+    }
+
+    func testFrameSizesAreChecked() throws {
+        let nic = SimulatedNIC()
+        let net = try XCTUnwrap(start(nic).0)
+        for bad in [[], frame(1515, seed: 1)] {
+            XCTAssertThrowsError(try send(net, bad)) { XCTAssertEqual($0 as? DeviceError, .invalidRequest) }
+        }
+        try send(net, frame(1514, seed: 2))
+        XCTAssertEqual(nic.transmitted.count, 1)
+    }
+
+    // MARK: legacy
+
+    func testLegacyWithoutAnyLayoutSeparatesHeaders() throws {
+        let nic = SimulatedNIC(legacy: true, features: F.mac)
+        let net = try XCTUnwrap(start(nic).0)
+        XCTAssertEqual(nic.statusLog, [0, 1, 3, 7])
+        XCTAssertEqual(net.headerLength, 10)
+        XCTAssertEqual(nic.receiveBuffersPosted, 128, "two descriptors per buffer")
+        let sent = frame(700, seed: 1)
+        try send(net, sent)
+        XCTAssertEqual(nic.transmitted, [sent])
+        XCTAssertEqual(nic.transmitHeaders, [[UInt8](repeating: 0, count: 10)])
+        nic.deliver(sent)
+        XCTAssertEqual(try receive(net), sent)
+        XCTAssertEqual(nic.allViolations, [])
+    }
+
+    func testLegacyWithAnyLayoutUsesOneDescriptor() throws {
+        let nic = SimulatedNIC(legacy: true, features: F.mac | F.anyLayout)
+        let net = try XCTUnwrap(start(nic).0)
+        XCTAssertEqual(net.headerLength, 10)
+        XCTAssertEqual(nic.receiveBuffersPosted, 256)
+        XCTAssertEqual(nic.receiveChains.first?.segments.count, 1)
+    }
+
+    // MARK: malformed used rings
+
+    func testMalformedReceiveEntryStopsTheDevice() throws {
+        let nic = SimulatedNIC()
+        let net = try XCTUnwrap(start(nic).0)
+        nic.complete(0, id: 300, length: 20)
+        XCTAssertThrowsError(try receive(net)) { XCTAssertEqual($0 as? DeviceError, .ioError) }
+        XCTAssertThrowsError(try receive(net)) { XCTAssertEqual($0 as? DeviceError, .ioError) }
+        XCTAssertThrowsError(try send(net, frame(60, seed: 1))) { XCTAssertEqual($0 as? DeviceError, .ioError) }
+        XCTAssertEqual(nic.statusLog.last, 0, "reset")
+        XCTAssertEqual(net.receiveQueue.fault, .badID)
+    }
+
+    func testMalformedTransmitEntryStopsTheDevice() throws {
+        let nic = SimulatedNIC()
+        let net = try XCTUnwrap(start(nic).0)
+        nic.holdTransmit = true
+        try send(net, frame(60, seed: 1))
+        try send(net, frame(60, seed: 2))
+        let entry = try XCTUnwrap(nic.held.entries.first)
+        nic.complete(1, id: UInt32(entry.head), length: 0)
+        nic.complete(1, id: UInt32(entry.head), length: 0)
+        XCTAssertThrowsError(try send(net, frame(60, seed: 3))) { XCTAssertEqual($0 as? DeviceError, .ioError) }
+        XCTAssertEqual(net.transmitQueue.fault, .notInFlight, "a duplicate completion")
+        XCTAssertThrowsError(try receive(net)) { XCTAssertEqual($0 as? DeviceError, .ioError) }
+        XCTAssertEqual(nic.transmitted.count, 2)
+    }
+
+    func testReceiveLengthBeyondTheBufferIsMalformed() throws {
+        let nic = SimulatedNIC()
+        let net = try XCTUnwrap(start(nic).0)
+        let chain = nic.receiveChains.removeFirst()
+        nic.rings[0]?.complete(chain, length: chain.writableBytes + 1)
+        XCTAssertThrowsError(try receive(net)) { XCTAssertEqual($0 as? DeviceError, .ioError) }
+        XCTAssertEqual(net.receiveQueue.fault, .lengthTooLarge)
+    }
+}
