@@ -19,6 +19,8 @@ BOOT         ?= multiboot
 MEM          ?= 32
 SWIFT_OPT    ?= -Osize
 ARGS         ?=
+DISK         ?=
+NET          ?=
 
 BUILD        := build
 OUT          := $(BUILD)/$(TARGET)
@@ -28,7 +30,7 @@ CPU_INCLUDE  := Sources/Platform/X86_64/CPU/include
 # --- what each image platform is made of ------------------------------------
 # pc: SSE on (the boot code enables it). hvt: integer-only, because this
 # machine's KVM cannot run SSE or x87 guest code (../shared/notes/machine.md).
-APPS_pc          := hello fault boottime swiftcheck clock threads
+APPS_pc          := hello fault boottime swiftcheck clock threads blktest netecho
 APPS_hvt         := hello fault boottime clock blktest netecho threads
 PLATFORM_pc      := PlatformPC
 PLATFORM_hvt     := PlatformHvt
@@ -41,12 +43,15 @@ SWIFT_ARCH_hvt   := -Xcc -mno-sse -Xcc -mno-sse2
 C_ARCH_pc        :=
 C_ARCH_hvt       := -mno-sse -mno-sse2 -mno-mmx
 MODULES_hvt_EXTRA := HvtABI
+# Device drivers, linked only into images whose applications ask for devices
+# (pc: PCI and MMIO discovery, the virtio transports, the virtio drivers).
+DRIVER_OBJS_pc    := $(MODS)/Virtio.o $(MODS)/PCVirtio.o
 
 APPS         := $(APPS_$(TARGET))
 PLATFORM     := $(PLATFORM_$(TARGET))
 
 SWIFT_EMBEDDED := -target x86_64-unknown-none-elf -enable-experimental-feature Embedded \
-    -enable-experimental-feature Extern -package-name swiftlet -wmo -parse-as-library $(SWIFT_OPT) -g -swift-version 5 \
+    -enable-experimental-feature Extern -enable-experimental-feature Volatile -package-name swiftlet -wmo -parse-as-library $(SWIFT_OPT) -g -swift-version 5 \
     -Xfrontend -disable-stack-protector -Xfrontend -function-sections -Xcc -mno-red-zone \
     -Xfrontend -trap-function -Xfrontend swiftlet_trap -I $(MODS) -I $(CPU_INCLUDE) \
     $(SWIFT_ARCH_$(TARGET)) $(SWIFT_EXTRA)
@@ -60,11 +65,14 @@ RUNTIME_hvt  := alloc string
 RUNTIME_OBJS := $(foreach r,$(RUNTIME_$(TARGET)),$(OUT)/runtime/$(r).o)
 BOOT_OBJS    := $(OUT)/boot/entry.o $(OUT)/boot/exceptions.o $(OUT)/boot/storage.o \
     $(if $(filter hvt,$(TARGET)),$(OUT)/boot/abi-note.o)
-# Threads and Scheduler come last: their sections (and the class metadata in
-# their .data) are linked only into images whose applications use threads.
+# Scheduler, Threads and the drivers come last, each after the modules it
+# uses: their sections (and the class metadata in their .data) are linked
+# only into images that use them. Order matters because generic
+# specialisations are weak symbols in every module that uses them and the
+# linker takes the first: it must come from a module the image needs anyway.
 KERNEL_OBJS  := $(MODS)/Heap.o $(MODS)/Swiftlet.o $(MODS)/X86.o $(OUT)/context.o \
     $(if $(MODULES_$(TARGET)_EXTRA),$(MODS)/HvtABI.o) $(MODS)/$(PLATFORM).o $(RUNTIME_OBJS) \
-    $(MODS)/Threads.o $(MODS)/Scheduler.o
+    $(MODS)/Scheduler.o $(MODS)/Threads.o $(DRIVER_OBJS_$(TARGET))
 
 .PHONY: all images target-images hosted run test bench size debug clean help check-tools
 .DELETE_ON_ERROR:
@@ -77,6 +85,7 @@ help:
 	@echo "make              build every image (build/pc/*.elf, build/hvt/*.elf) and the hosted programs"
 	@echo "make run          build hello and boot it under QEMU (TCG, microvm)"
 	@echo "                  APP=fault ARGS='divide' MACHINE=pc|q35|microvm BOOT=multiboot|pvh MEM=MiB"
+	@echo "                  DISK=disk.img NET=tap0 attach virtio-blk / virtio-net (PCI on pc/q35, MMIO on microvm)"
 	@echo "make run TARGET=hvt   build hello for hvt and boot it under our KVM monitor"
 	@echo "make test         run every test (XCTest: hosted units, QEMU and monitor boot tests)"
 	@echo "make bench        print benchmark figures as NAME VALUE UNIT"
@@ -111,6 +120,12 @@ $(MODS)/Swiftlet.o: $(wildcard Sources/Swiftlet/*.swift) $(MODS)/Heap.o
 
 $(MODS)/Threads.o: $(wildcard Sources/Threads/*.swift) $(MODS)/Swiftlet.o $(MODS)/Scheduler.o
 	$(SWIFTC) $(SWIFT_EMBEDDED) -module-name Threads -emit-module -emit-module-path $(MODS)/Threads.swiftmodule -c $(filter %.swift,$^) -o $@
+
+$(MODS)/Virtio.o: $(wildcard Sources/Virtio/*.swift) $(MODS)/Swiftlet.o
+	$(SWIFTC) $(SWIFT_EMBEDDED) -module-name Virtio -emit-module -emit-module-path $(MODS)/Virtio.swiftmodule -c $(filter %.swift,$^) -o $@
+
+$(MODS)/PCVirtio.o: $(wildcard Sources/Platform/PC/Virtio/*.swift) $(MODS)/X86.o $(MODS)/Virtio.o $(MODS)/Threads.o
+	$(SWIFTC) $(SWIFT_EMBEDDED) -module-name PCVirtio -c $(filter %.swift,$^) -o $@
 
 $(MODS)/X86.o: $(wildcard Sources/Platform/X86_64/Swift/*.swift) $(MODS)/Swiftlet.o $(wildcard $(CPU_INCLUDE)/*)
 	$(SWIFTC) $(SWIFT_EMBEDDED) -module-name X86 -emit-module -emit-module-path $(MODS)/X86.swiftmodule -c $(filter %.swift,$^) -o $@
@@ -203,7 +218,8 @@ run: check-tools $(OUT)/$(APP).elf $(MONITOR)
 else
 run: check-tools $(OUT)/$(APP).elf $(RUNNER)
 	@tools/check-tools qemu
-	$(RUNNER) run --machine $(MACHINE) --boot $(BOOT) --mem $(MEM) $(OUT)/$(APP).elf -- $(ARGS)
+	$(RUNNER) run --machine $(MACHINE) --boot $(BOOT) --mem $(MEM) $(if $(DISK),--block $(DISK)) \
+	    $(if $(NET),--net $(NET)) $(OUT)/$(APP).elf -- $(ARGS)
 endif
 
 debug: check-tools $(OUT)/$(APP).elf $(RUNNER)

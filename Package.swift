@@ -31,8 +31,13 @@ let package = Package(
         // Cooperative threads: the scheduler core joined to the context switch and the platform.
         .target(name: "Threads", dependencies: ["Swiftlet", "Scheduler", "Context"], path: "Sources/Threads",
                 swiftSettings: extern + kernel),
+        // virtio: split virtqueues, the transport interface, the block and net drivers (portable, sans-IO core).
+        .target(name: "Virtio", dependencies: ["Swiftlet"], path: "Sources/Virtio",
+                swiftSettings: kernel + [.enableExperimentalFeature("Volatile")]),
         // The hosted platform.
-        .target(name: "PlatformHosted", dependencies: ["Swiftlet"], path: "Sources/Platform/Hosted"),
+        .target(name: "PlatformHosted", dependencies: ["Swiftlet", "CTap"], path: "Sources/Platform/Hosted"),
+        // Tap interfaces for host processes (the hosted platform and our monitor): ioctls with struct ifreq.
+        .target(name: "CTap", path: "Sources/Platform/Host/CTap"),
         // Applications, hosted builds.
         .executableTarget(name: "Hello", dependencies: ["Swiftlet", "PlatformHosted"], path: "Sources/Apps/Hello"),
         .executableTarget(name: "Fault", dependencies: ["Swiftlet", "PlatformHosted"], path: "Sources/Apps/Fault"),
@@ -52,7 +57,7 @@ let package = Package(
         .target(name: "CKVM", path: "Sources/Monitor/CKVM"),
         // A fully static executable: the dynamic loader and the shared Swift runtime would
         // cost the monitor 1-4 ms per start (solo5-hvt starts in ~1 ms; so does this).
-        .executableTarget(name: "SwiftletHvt", dependencies: ["MonitorCore", "CKVM", "HvtABI"],
+        .executableTarget(name: "SwiftletHvt", dependencies: ["MonitorCore", "CKVM", "CTap", "HvtABI"],
                           path: "Sources/Monitor/swiftlet-hvt", linkerSettings: [.unsafeFlags(["-static-executable"])]),
         // Tooling: running images under QEMU.
         .target(name: "Runner", path: "Sources/Tools/Runner"),
@@ -65,6 +70,8 @@ let package = Package(
         .testTarget(name: "HeapTests", dependencies: ["Heap", "TestSupport"]),
         .testTarget(name: "SchedulerTests", dependencies: ["Scheduler", "TestSupport"]),
         .testTarget(name: "ContextTests", dependencies: ["Context"]),
+        .testTarget(name: "VirtioTests", dependencies: ["Virtio", "Swiftlet", "PlatformHosted", "TestSupport"],
+                    swiftSettings: [.enableExperimentalFeature("Volatile")]),
         .testTarget(name: "ThreadsTests", dependencies: ["Threads", "Swiftlet", "PlatformHosted"]),
         .testTarget(name: "SwiftletTests", dependencies: ["Swiftlet", "PlatformHosted", "TestSupport"]),
         .testTarget(name: "RunnerTests", dependencies: ["Runner"]),

@@ -16,7 +16,7 @@ func imagePath(_ name: String, platform: String = "pc") -> String {
 
 /// Boots an image; fails the test (rather than skipping) when the image is missing.
 func boot(_ app: String, _ arguments: [String] = [], machine: Machine = .microvm,
-          protocol boot: BootProtocol = .multiboot, memoryMiB: Int = 32,
+          protocol boot: BootProtocol = .multiboot, memoryMiB: Int = 32, devices: [AttachedDevice] = [],
           file: StaticString = #filePath, line: UInt = #line) throws -> RunResult {
     let image = imagePath(app)
     guard FileManager.default.fileExists(atPath: image) else {
@@ -28,6 +28,7 @@ func boot(_ app: String, _ arguments: [String] = [], machine: Machine = .microvm
     configuration.boot = boot
     configuration.memoryMiB = memoryMiB
     configuration.arguments = arguments
+    configuration.devices = devices
     configuration.timeoutSeconds = 60
     return try QEMURunner.run(image: image, configuration: configuration)
 }

@@ -41,6 +41,35 @@ final class RunnerTests: XCTestCase {
         XCTAssertFalse(line.contains("-S"))
     }
 
+    func testAttachedDeviceOptions() {
+        let disk = AttachedDevice.parse("disk.img,ro,bus=pci-legacy", block: true)
+        XCTAssertNotNil(disk)
+        XCTAssertNil(AttachedDevice.parse("", block: true))
+        XCTAssertNil(AttachedDevice.parse("disk.img,bus=isa", block: true))
+        XCTAssertNil(AttachedDevice.parse("disk.img,mac=02:00:00:00:00:01", block: true), "mac is for nets")
+        XCTAssertNil(AttachedDevice.parse("tap0,ro", block: false), "ro is for disks")
+
+        var configuration = QEMUConfiguration()
+        configuration.machine = .pc
+        configuration.devices = [disk!, AttachedDevice.parse("tap0,mac=02:00:00:00:00:01", block: false)!]
+        let line = configuration.commandLine(kernel: "k.elf").joined(separator: " ")
+        XCTAssert(line.contains("-device virtio-blk-pci,disable-modern=on,drive=disk0"), line)
+        XCTAssert(line.contains("-drive id=disk0,file=disk.img,format=raw,if=none,readonly=on"), line)
+        XCTAssert(line.contains("-netdev tap,id=net1,ifname=tap0,script=no,downscript=no -device virtio-net-pci,netdev=net1,mac=02:00:00:00:00:01"), line)
+        XCTAssertNil(configuration.deviceProblem)
+        XCTAssertEqual(configuration.effectiveBoot, .multiboot)
+
+        // microvm: MMIO, announced on the command line, which QEMU writes only for PVH boots.
+        configuration.machine = .microvm
+        XCTAssertNotNil(configuration.deviceProblem, "a PCI bus asked for on microvm")
+        configuration.devices = [AttachedDevice(.block(path: "d.img", readOnly: false))]
+        XCTAssertNil(configuration.deviceProblem)
+        XCTAssertEqual(configuration.effectiveBoot, .pvh)
+        let micro = configuration.commandLine(kernel: "k.elf").joined(separator: " ")
+        XCTAssert(micro.contains("-M microvm,acpi=off"), micro)
+        XCTAssert(micro.contains("-device virtio-blk-device,drive=disk0 -global virtio-mmio.force-legacy=off"), micro)
+    }
+
     func testPVHCopyHasNoMultibootHeader() throws {
         var bytes = Data(count: 4096)
         let header: [UInt32] = [0x1BAD_B002, 0x0001_0003, 0 &- (0x1BAD_B002 &+ 0x0001_0003)]

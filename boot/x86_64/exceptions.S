@@ -93,13 +93,16 @@ isr_common:
 /*
  * External interrupts (vectors 32-63). They can arrive only inside the
  * idle `sti; hlt; cli` (Sources/Platform/PC/Swift/LocalAPIC.swift): their
- * job is to end the `hlt`. EOI to the xAPIC at its reset address (harmless
- * for a spurious or PIC vector); hvt never enables interrupts.
+ * job is to end the `hlt` and be counted (swiftlet_irq_count: the platform
+ * then tells the device waiters to look at their devices). EOI to the xAPIC
+ * at its reset address (harmless for a spurious or PIC vector); hvt never
+ * enables interrupts.
  */
         .globl swiftlet_irq
         .balign 16
 swiftlet_irq:
         pushq   %rax
+        lock incq swiftlet_irq_count(%rip)
         movabsq $0xFEE000B0, %rax
         movl    $0, (%rax)
         popq    %rax

@@ -30,6 +30,15 @@ swiftlet_gdt_pointer:
         .word swiftlet_gdt_end - swiftlet_gdt - 1
         .quad swiftlet_gdt
 
+        /* Interrupts taken (swiftlet_irq), and the event bits of the devices
+         * that interrupt. */
+        .balign 8
+        .globl swiftlet_irq_count, swiftlet_device_events
+swiftlet_irq_count:
+        .quad 0
+swiftlet_device_events:
+        .quad 0
+
         /* Stage time stamps: entry, bss zeroed, page tables, long mode, then the Swift stages. */
         .balign 8
         .globl boot_tsc

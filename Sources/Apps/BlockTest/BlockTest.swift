@@ -4,6 +4,10 @@
 // Pattern: the little-endian 64-bit word at byte offset o is
 // o &* 0x9E3779B97F4A7C15 &+ 0x5EED. Exit: 0 verified, 1 mismatch or error,
 // 3 no block device.
+// `blktest throughput KIB` instead writes then reads the whole disk
+// sequentially in KIB-KiB requests and prints
+// `block_write_KIBk_bytes_per_s N` and `block_read_KIBk_bytes_per_s N`
+// (the benchmark; time from the monotonic clock).
 
 import Swiftlet
 
@@ -19,6 +23,11 @@ struct BlockTest {
         let sector = disk.sectorSize
         let sectors = Int(disk.capacity) / sector
         Console.print("blktest: \(disk.name): \(sectors) sectors of \(sector) bytes")
+        let arguments = Kernel.rawArguments
+        if arguments.count == 2 && arguments[0] == "throughput" {
+            throughput(disk, kib: arguments[1].utf8.reduce(0) { $0 * 10 + Int($1) - 48 })
+            return
+        }
         let perRequest = 4  // multi-sector requests
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: perRequest * sector, alignment: 16)
         do {
@@ -61,6 +70,37 @@ struct BlockTest {
             Kernel.exit(1)
         }
         Console.print("blktest: wrote and verified \(sectors) sectors; bad requests refused")
+    }
+
+    static func throughput(_ disk: any BlockDevice, kib: Int) {
+        let request = kib << 10
+        guard kib > 0, kib <= 1024, request % disk.sectorSize == 0, UInt64(request) <= disk.capacity else {
+            Console.print("blktest: throughput needs a request size in KiB, a multiple of the sector size")
+            Kernel.exit(2)
+        }
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: request, alignment: 4096)
+        buffer.initializeMemory(as: UInt8.self, repeating: 0x5A)
+        let requests = Int(disk.capacity) / request
+        for writing in [true, false] {
+            let start = Kernel.monotonicClock
+            do {
+                for i in 0..<requests {
+                    let offset = UInt64(i * request)
+                    if writing {
+                        try disk.write(at: offset, from: UnsafeRawBufferPointer(buffer))
+                    } else {
+                        try disk.read(at: offset, into: buffer)
+                    }
+                }
+                if writing { try disk.flush() }
+            } catch {
+                Console.print("blktest: I/O failed")
+                Kernel.exit(1)
+            }
+            let elapsed = max(Kernel.monotonicClock &- start, 1)
+            let rate = UInt64(requests * request) &* 1_000_000_000 / elapsed  // exact below 18 GB
+            Console.print("block_\(writing ? "write" : "read")_\(kib)k_bytes_per_s \(rate)")
+        }
     }
 
     static func expectInvalid(_ body: () throws(DeviceError) -> Void) -> Bool {

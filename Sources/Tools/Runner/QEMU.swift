@@ -10,6 +10,57 @@ import Foundation
 public enum Machine: String, CaseIterable, Sendable { case microvm, pc, q35 }
 public enum BootProtocol: String, CaseIterable, Sendable { case multiboot, pvh }
 
+/// How a virtio device reaches the guest. pc and q35 have PCI; microvm has MMIO.
+public enum VirtioBus: String, CaseIterable, Sendable {
+    /// Transitional PCI device (QEMU's default): the driver takes its modern interface.
+    case pci
+    case pciModern = "pci-modern"
+    case pciLegacy = "pci-legacy"
+    /// virtio-mmio version 2 (modern) or 1 (legacy), microvm only.
+    case mmio
+    case mmioLegacy = "mmio-legacy"
+
+    var isMMIO: Bool { self == .mmio || self == .mmioLegacy }
+}
+
+/// A virtio device attached to the guest.
+public struct AttachedDevice: Sendable {
+    public enum Kind: Sendable {
+        /// A raw disk image file.
+        case block(path: String, readOnly: Bool)
+        /// An existing tap interface (never created by the runner).
+        case net(tap: String, mac: String?)
+    }
+    public var kind: Kind
+    /// nil: the machine's natural bus (PCI on pc/q35, MMIO on microvm).
+    public var bus: VirtioBus?
+
+    public init(_ kind: Kind, bus: VirtioBus? = nil) {
+        self.kind = kind
+        self.bus = bus
+    }
+
+    /// Parses `PATH[,ro][,bus=B]` (block) or `TAP[,mac=M][,bus=B]` (net).
+    public static func parse(_ text: String, block: Bool) -> AttachedDevice? {
+        var fields = text.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+        guard let first = fields.first, !first.isEmpty else { return nil }
+        fields.removeFirst()
+        var readOnly = false, mac: String?, bus: VirtioBus?
+        for field in fields {
+            if block && field == "ro" {
+                readOnly = true
+            } else if !block && field.hasPrefix("mac=") {
+                mac = String(field.dropFirst(4))
+            } else if field.hasPrefix("bus="), let value = VirtioBus(rawValue: String(field.dropFirst(4))) {
+                bus = value
+            } else {
+                return nil
+            }
+        }
+        return AttachedDevice(block ? .block(path: first, readOnly: readOnly) : .net(tap: first, mac: mac), bus: bus)
+    }
+}
+
 public struct QEMUConfiguration: Sendable {
     public var machine = Machine.microvm
     public var boot = BootProtocol.multiboot
@@ -19,18 +70,66 @@ public struct QEMUConfiguration: Sendable {
     /// Start paused with a gdb server on tcp::1234.
     public var gdb = false
     public var extraOptions: [String] = []
+    public var devices: [AttachedDevice] = []
 
     public init() {}
 
+    /// MMIO devices are announced on the kernel command line, which QEMU
+    /// writes only for PVH boots: such a run boots through PVH.
+    public var effectiveBoot: BootProtocol {
+        devices.contains { bus(of: $0).isMMIO } ? .pvh : boot
+    }
+
+    /// Why QEMU could not attach the devices, or nil.
+    public var deviceProblem: String? {
+        for device in devices where bus(of: device).isMMIO != (machine == .microvm) {
+            return machine == .microvm ? "microvm has no PCI: use bus=mmio or bus=mmio-legacy"
+                                       : "\(machine.rawValue) has no virtio-mmio: use bus=pci, pci-modern or pci-legacy"
+        }
+        return nil
+    }
+
+    func bus(of device: AttachedDevice) -> VirtioBus { device.bus ?? (machine == .microvm ? .mmio : .pci) }
+
     /// The QEMU command line (without timeout) for a kernel image path.
+    /// microvm runs without ACPI, so that QEMU announces its virtio-mmio
+    /// devices on the command line (`virtio_mmio.device=`).
     public func commandLine(kernel: String) -> [String] {
-        var line = ["qemu-system-x86_64", "-M", machine.rawValue, "-accel", "tcg",
+        let machineOption = machine == .microvm ? "microvm,acpi=off" : machine.rawValue
+        var line = ["qemu-system-x86_64", "-M", machineOption, "-accel", "tcg",
                     "-m", "\(memoryMiB)", "-display", "none", "-nodefaults", "-no-reboot",
                     "-serial", "stdio", "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04",
                     "-kernel", kernel]
         if !arguments.isEmpty { line += ["-append", arguments.map(Self.quote).joined(separator: " ")] }
         if gdb { line += ["-s", "-S"] }
-        return line + extraOptions
+        return line + deviceOptions() + extraOptions
+    }
+
+    func deviceOptions() -> [String] {
+        var options: [String] = []
+        for (index, device) in devices.enumerated() {
+            let bus = bus(of: device)
+            let suffix: String
+            switch bus {
+            case .pci: suffix = "-pci"
+            case .pciModern: suffix = "-pci,disable-legacy=on"
+            case .pciLegacy: suffix = "-pci,disable-modern=on"
+            case .mmio, .mmioLegacy: suffix = "-device"
+            }
+            switch device.kind {
+            case .block(let path, let readOnly):
+                options += ["-drive", "id=disk\(index),file=\(path),format=raw,if=none\(readOnly ? ",readonly=on" : "")",
+                            "-device", "virtio-blk\(suffix),drive=disk\(index)"]
+            case .net(let tap, let mac):
+                options += ["-netdev", "tap,id=net\(index),ifname=\(tap),script=no,downscript=no",
+                            "-device", "virtio-net\(suffix),netdev=net\(index)\(mac.map { ",mac=\($0)" } ?? "")"]
+            }
+        }
+        if devices.contains(where: { bus(of: $0).isMMIO }) {
+            let legacy = devices.contains { bus(of: $0) == .mmioLegacy }
+            options += ["-global", "virtio-mmio.force-legacy=\(legacy ? "on" : "off")"]
+        }
+        return options
     }
 
     /// Quotes an argument for the kernel's command-line splitter.
@@ -64,7 +163,7 @@ public enum QEMURunner {
     /// Runs the image; `captureOutput` false lets the console through to our stdout.
     public static func run(image: String, configuration: QEMUConfiguration,
                            captureOutput: Bool = true) throws -> RunResult {
-        let kernel = try prepare(image: image, boot: configuration.boot)
+        let kernel = try prepare(image: image, boot: configuration.effectiveBoot)
         defer { if kernel != image { try? FileManager.default.removeItem(atPath: kernel) } }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/timeout")

@@ -2,6 +2,8 @@
 //   swiftlet run   [options] IMAGE [-- ARGS...]   boot under QEMU, exit with the guest's status
 //   swiftlet debug [options] IMAGE [-- ARGS...]   boot paused with a gdb server
 // options: --machine microvm|pc|q35  --boot multiboot|pvh  --mem MiB  --timeout SECONDS
+//          --block PATH[,ro][,bus=B]  --net TAP[,mac=M][,bus=B]   (virtio devices, repeatable;
+//          B: pci, pci-modern, pci-legacy (pc, q35), mmio, mmio-legacy (microvm))
 // Exit statuses: the guest's 0...124; 255 panic; 125 status out of range;
 // 254 no status (triple fault); 253 QEMU failed; 124 timeout; 2 usage.
 
@@ -15,7 +17,9 @@ func fail(_ message: String, status: Int32 = 2) -> Never {
 
 let usage = """
     usage: swiftlet run|debug [--machine microvm|pc|q35] [--boot multiboot|pvh] [--mem MiB]
-                              [--timeout SECONDS] IMAGE [-- ARGS...]
+                              [--timeout SECONDS] [--block PATH[,ro][,bus=B]]... [--net TAP[,mac=M][,bus=B]]...
+                              IMAGE [-- ARGS...]
+    B: pci, pci-modern, pci-legacy (pc, q35); mmio, mmio-legacy (microvm, booted through PVH)
     """
 
 var words = Array(CommandLine.arguments.dropFirst())
@@ -49,6 +53,10 @@ while !words.isEmpty {
         let v = value()
         guard let seconds = Int(v), seconds > 0 else { fail("--timeout takes seconds, not \(v)") }
         configuration.timeoutSeconds = seconds
+    case "--block", "--net":
+        let v = value()
+        guard let device = AttachedDevice.parse(v, block: word == "--block") else { fail("bad \(word) \(v)\n\(usage)") }
+        configuration.devices.append(device)
     case "--":
         configuration.arguments = words
         words = []
@@ -61,6 +69,7 @@ while !words.isEmpty {
     }
 }
 guard let image else { fail("no image given\n\(usage)") }
+if let problem = configuration.deviceProblem { fail(problem) }
 
 if command == "debug" {
     configuration.gdb = true

@@ -54,6 +54,3 @@ enum RTC {
 @_cdecl("swiftlet_platform_wall_clock")
 func pcWallClock() -> UInt64 { RTC.secondsSinceEpoch() &* 1_000_000_000 }
 
-/// No devices on pc yet (virtio comes with issue 5).
-@_cdecl("swiftlet_platform_discover_devices")
-func pcDiscoverDevices() {}

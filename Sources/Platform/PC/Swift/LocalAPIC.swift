@@ -24,6 +24,7 @@ enum LocalAPIC {
 
     nonisolated(unsafe) static var enabled = false
     nonisolated(unsafe) static var hz: UInt64 = 0
+    nonisolated(unsafe) static var interruptsSeen: UInt64 = 0
 
     static func read(_ register: UInt) -> UInt32 { cpu_mmio_read32(base + register) }
     static func write(_ register: UInt, _ value: UInt32) { cpu_mmio_write32(base + register, value) }
@@ -64,9 +65,13 @@ enum LocalAPIC {
     }
 }
 
-/// No device events on pc yet (virtio comes with issue 5): only the timer.
+/// The scheduler's idle and poll: the APIC timer and `hlt`, or just the
+/// interrupts already pending; any interrupt since the last call reports
+/// every device's event bit (Sources/Platform/PC/Virtio/Devices.swift).
 @_cdecl("swiftlet_platform_wait")
 func pcWait(_ nanoseconds: UInt64) -> UInt64 {
-    if nanoseconds > 0 { LocalAPIC.sleep(nanoseconds: nanoseconds) }
-    return 0
+    if nanoseconds == 0 { cpu_take_pending_interrupts() } else { LocalAPIC.sleep(nanoseconds: nanoseconds) }
+    let count = cpu_interrupt_count()
+    defer { LocalAPIC.interruptsSeen = count }
+    return count != LocalAPIC.interruptsSeen ? device_events() : 0
 }

@@ -53,10 +53,43 @@ public enum BootArguments {
             console.write("boot: more than 128 arguments, the rest dropped\n")
         }
         let first = skipFirstWord && words > 0 ? 1 : 0
+        count = 0
         for i in first..<max(first, words) {
-            starts[i - first] = Int(bitPattern: UInt(bitPattern: buffer.baseAddress!) + UInt(starts[i]))
+            let word = UnsafePointer(buffer.baseAddress! + starts[i])
+            if isKernelParameter(word) {
+                if kernelParameterCount < kernelParameterLimit {
+                    if kernelParameterTable == nil {
+                        kernelParameterTable = .allocate(capacity: kernelParameterLimit)
+                    }
+                    kernelParameterTable![kernelParameterCount] = word
+                    kernelParameterCount += 1
+                }
+            } else {
+                starts[count] = Int(bitPattern: UInt(bitPattern: word))
+                count += 1
+            }
         }
-        count = words - first
+    }
+
+    /// Words of the command line meant for the kernel, not the application:
+    /// `virtio_mmio.device=SIZE@BASE:IRQ` (QEMU microvm announces its MMIO
+    /// devices so, as Linux expects); at most `kernelParameterLimit`. Kept
+    /// in a plain table, so images that never look pay for no Array code.
+    nonisolated(unsafe) public private(set) static var kernelParameterCount = 0
+    nonisolated(unsafe) static var kernelParameterTable: UnsafeMutablePointer<UnsafePointer<UInt8>>? = nil
+    static let kernelParameterLimit = 16
+
+    public static func kernelParameter(_ index: Int) -> UnsafePointer<UInt8> { kernelParameterTable![index] }
+
+    /// Splits the command line if that has not happened yet.
+    public static func prepare() { if count < 0 { split() } }
+
+    static func isKernelParameter(_ word: UnsafePointer<UInt8>) -> Bool {
+        let prefix: StaticString = "virtio_mmio.device="
+        return prefix.withUTF8Buffer { bytes in
+            for (i, byte) in bytes.enumerated() where word[i] != byte { return false }
+            return true
+        }
     }
 }
 

@@ -24,6 +24,9 @@ static inline void cpu_outl(uint16_t port, uint32_t v) { __asm__ volatile("outl 
 static inline void cpu_hypercall(uint16_t port, uint32_t arg) {
     __asm__ volatile("outl %0, %1" : : "a"(arg), "Nd"(port) : "memory");
 }
+static inline void cpu_outw(uint16_t port, uint16_t v) { __asm__ volatile("outw %0, %1" : : "a"(v), "Nd"(port)); }
+static inline uint16_t cpu_inw(uint16_t port) { uint16_t v; __asm__ volatile("inw %1, %0" : "=a"(v) : "Nd"(port)); return v; }
+static inline uint32_t cpu_inl(uint16_t port) { uint32_t v; __asm__ volatile("inl %1, %0" : "=a"(v) : "Nd"(port)); return v; }
 static inline uint8_t cpu_inb(uint16_t port) { uint8_t v; __asm__ volatile("inb %1, %0" : "=a"(v) : "Nd"(port)); return v; }
 
 static inline uint64_t cpu_rdtsc(void) {
@@ -61,6 +64,12 @@ static inline uint64_t cpu_rdmsr(uint32_t msr) {
 /* Interrupts on for exactly the `hlt` (sti's one-instruction shadow closes
  * the race with an interrupt already pending), off again after it. */
 static inline void cpu_wait_for_interrupt(void) { __asm__ volatile("sti; hlt; cli" : : : "memory"); }
+/* Lets interrupts that are already pending in (sti's shadow covers the nop). */
+static inline void cpu_take_pending_interrupts(void) { __asm__ volatile("sti; nop; cli" : : : "memory"); }
+static inline uint8_t cpu_mmio_read8(uintptr_t address) { return *(volatile uint8_t *)address; }
+static inline void cpu_mmio_write8(uintptr_t address, uint8_t v) { *(volatile uint8_t *)address = v; }
+static inline uint16_t cpu_mmio_read16(uintptr_t address) { return *(volatile uint16_t *)address; }
+static inline void cpu_mmio_write16(uintptr_t address, uint16_t v) { *(volatile uint16_t *)address = v; }
 static inline uint32_t cpu_mmio_read32(uintptr_t address) { return *(volatile uint32_t *)address; }
 static inline void cpu_mmio_write32(uintptr_t address, uint32_t v) { *(volatile uint32_t *)address = v; }
 static inline void cpu_invlpg(uintptr_t address) { __asm__ volatile("invlpg (%0)" : : "r"(address) : "memory"); }
@@ -78,6 +87,15 @@ static inline uintptr_t image_end(void) { return (uintptr_t)__image_end; }
 static inline uintptr_t stack_ist_top(void) { return (uintptr_t)__stack_ist_top; }
 static inline uintptr_t guard_boot(void) { return (uintptr_t)__guard_boot; }
 static inline uintptr_t guard_ist(void) { return (uintptr_t)__guard_ist; }
+
+/* Interrupts taken so far (boot/x86_64/exceptions.S counts them), and the
+ * event bits of the devices that interrupt (pc: set by the device discovery,
+ * reported by the idle wait after any interrupt). */
+extern volatile uint64_t swiftlet_irq_count;
+extern volatile uint64_t swiftlet_device_events;
+static inline uint64_t cpu_interrupt_count(void) { return swiftlet_irq_count; }
+static inline uint64_t device_events(void) { return swiftlet_device_events; }
+static inline void add_device_event(int bit) { swiftlet_device_events |= (uint64_t)1 << bit; }
 
 /* Shared storage (boot/x86_64/storage.S). */
 enum { CMDLINE_MAX = 8192, ARGV_MAX = 128, HEAP_REGIONS_MAX = 64 };
