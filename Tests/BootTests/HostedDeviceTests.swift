@@ -25,10 +25,7 @@ final class HostedDeviceTests: XCTestCase {
     func testBlockWriteReadAndHostCheck() throws {
         let path = try disk(bytes: 16 << 10)
         let result = try blockTest(["--block:storage=\(path)"])
-        XCTAssertEqual(result.status, 0, result.output)
-        XCTAssert(result.output.contains("blktest: storage: 32 sectors of 512 bytes"), result.output)
-        XCTAssert(result.output.contains("wrote and verified 32 sectors; bad requests refused"), result.output)
-        try checkPattern(path)
+        try checkBlockTest(result, disk: "storage", sectors: 32, sectorSize: 512, image: path)
     }
 
     func testBlockWith4096ByteSectors() throws {

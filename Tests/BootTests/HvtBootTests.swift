@@ -157,6 +157,18 @@ extension XCTestCase {
     }
 }
 
+/// A blktest run that verified `sectors` sectors of `sectorSize` bytes on
+/// the disk `name`, and its pattern found in the image at `path` by the host.
+func checkBlockTest(_ result: (status: Int32, output: String), disk name: String, sectors: Int, sectorSize: Int,
+                    image path: String, _ context: String = "", file: StaticString = #filePath, line: UInt = #line) throws {
+    XCTAssertEqual(result.status, 0, "\(context) \(result.output)", file: file, line: line)
+    XCTAssert(result.output.contains("blktest: \(name): \(sectors) sectors of \(sectorSize) bytes"),
+              "\(context) \(result.output)", file: file, line: line)
+    XCTAssert(result.output.contains("wrote and verified \(sectors) sectors; bad requests refused"),
+              "\(context) \(result.output)", file: file, line: line)
+    try checkPattern(path, file: file, line: line)
+}
+
 /// blktest's pattern, checked in the disk image: the little-endian word at offset o is o * K + 0x5EED.
 func checkPattern(_ path: String, file: StaticString = #filePath, line: UInt = #line) throws {
     let data = try XCTUnwrap(FileManager.default.contents(atPath: path), file: file, line: line)
@@ -204,10 +216,7 @@ final class HvtBlockTests: HvtTestCase {
     func testBlockWriteReadAndHostCheck() throws {
         let path = try disk(bytes: 16 << 10)
         let result = try hvt("blktest", options: ["--mem=8", "--block:storage=\(path)"])
-        XCTAssertEqual(result.status, 0, result.output)
-        XCTAssert(result.output.contains("blktest: storage: 32 sectors of 512 bytes"), result.output)
-        XCTAssert(result.output.contains("wrote and verified 32 sectors; bad requests refused"), result.output)
-        try checkPattern(path)
+        try checkBlockTest(result, disk: "storage", sectors: 32, sectorSize: 512, image: path)
     }
 
     func testBlockWith4096ByteSectors() throws {
