@@ -59,6 +59,13 @@ public protocol NetworkDevice: AnyObject {
     func receive(into buffer: UnsafeMutableRawBufferPointer) throws(DeviceError) -> Int?
     /// Sends one Ethernet frame (header included, at most mtu + 14 bytes).
     func transmit(_ frame: UnsafeRawBufferPointer) throws(DeviceError)
+    /// Returns once the frames sent so far have left (bounded by the
+    /// implementation); devices that send synchronously need nothing.
+    func flush() throws(DeviceError)
+}
+
+extension NetworkDevice {
+    public func flush() throws(DeviceError) {}
 }
 
 extension BlockDevice {
@@ -91,6 +98,12 @@ public enum Devices {
         if discovered { return }
         discovered = true
         platformDiscoverDevices()
+    }
+
+    /// Lets queued transmissions leave before the unikernel ends (Kernel.exit).
+    static func flushNetworkDevices() {
+        guard discovered else { return }
+        for device in networkDevices { try? device.flush() }
     }
 
     /// For platforms, from `swiftlet_platform_discover_devices`.

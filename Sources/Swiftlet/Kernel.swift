@@ -27,10 +27,12 @@ public enum Kernel {
         }
     }
 
-    /// Ends the unikernel with `status`. hvt and hosted carry any 8-bit status;
+    /// Ends the unikernel with `status`, once the frames already sent have
+    /// left the network devices. hvt and hosted carry any 8-bit status;
     /// pc carries 0...maxExitStatus exactly and reports others as "out of
     /// range" (the runner exits 125 for them).
     public static func exit(_ status: Int32) -> Never {
+        Devices.flushNetworkDevices()
         platformExit(status)
         fatalError("platform exit returned")
     }

@@ -177,17 +177,36 @@ public final class VirtioNet: NetworkDevice {
     }
 
     func takeTransmitSlot() throws(DeviceError) -> UInt16 {
+        _ = try awaitTransmit(until: nil) { !freeTransmit.isEmpty }
+        return freeTransmit.removeLast()
+    }
+
+    /// Waits (at most a second) until the device has taken every frame
+    /// handed to `transmit`: a unikernel that exits right after sending
+    /// would otherwise end before the host has read the last frames.
+    public func flush() throws(DeviceError) {
+        let deadline = Kernel.monotonicClock &+ 1_000_000_000
+        _ = try awaitTransmit(until: deadline) { transmitQueue.chainsInFlight == 0 }
+    }
+
+    /// Takes back transmitted slots until `done()` holds (true), sleeping on
+    /// the device's event in between; false when `deadline` passed first.
+    func awaitTransmit(until deadline: UInt64?, _ done: () -> Bool) throws(DeviceError) -> Bool {
         while true {
+            if isBroken { throw .ioError }
             _ = transport.acknowledgeInterrupt()
             while let completion = try next(transmitQueue) {
                 freeTransmit.append(transmitBuffers.owner[Int(completion.head)])
             }
-            if let slot = freeTransmit.popLast() {
+            if done() {
                 transmitQueue.disableInterrupts()
-                return slot
+                return true
             }
             if transmitQueue.enableInterrupts() { continue }
-            _ = wait(nil)
+            if !wait(deadline), let deadline, Kernel.monotonicClock >= deadline {
+                transmitQueue.disableInterrupts()
+                return false
+            }
         }
     }
 

@@ -251,6 +251,22 @@ final class VirtioNetTests: XCTestCase {
         XCTAssertEqual(nic.allViolations, [])
     }
 
+    func testFlushWaitsUntilEveryFrameHasLeft() throws {
+        let nic = SimulatedNIC(queueMax: 16)
+        let (driver, _) = start(nic)
+        let net = try XCTUnwrap(driver)
+        nic.holdTransmit = true
+        let frames = (0..<5).map { frame(200, seed: UInt64($0)) }
+        for sent in frames { try send(net, sent) }
+        XCTAssertEqual(nic.waits, 0)
+        try net.flush()
+        XCTAssertEqual(nic.waits, 1, "flush slept until the device took the held frames")
+        XCTAssertEqual(nic.transmitted, frames)
+        try net.flush()
+        XCTAssertEqual(nic.waits, 1, "nothing in flight: flush returns at once")
+        XCTAssertEqual(nic.allViolations, [])
+    }
+
     func testFrameSizesAreChecked() throws {
         let nic = SimulatedNIC()
         let net = try XCTUnwrap(start(nic).0)
