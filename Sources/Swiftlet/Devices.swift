@@ -98,13 +98,13 @@ public enum Devices {
         if discovered { return }
         discovered = true
         platformDiscoverDevices()
+        beforeExit = { for device in networkDevices { try? device.flush() } }
     }
 
-    /// Lets queued transmissions leave before the unikernel ends (Kernel.exit).
-    static func flushNetworkDevices() {
-        guard discovered else { return }
-        for device in networkDevices { try? device.flush() }
-    }
+    /// What Kernel.exit does first once devices exist: let queued
+    /// transmissions leave. Set at discovery, so images without devices
+    /// carry none of it.
+    nonisolated(unsafe) static var beforeExit: (() -> Void)? = nil
 
     /// For platforms, from `swiftlet_platform_discover_devices`.
     public static func register(_ device: any BlockDevice) { blockDevices.append(device) }

@@ -32,7 +32,7 @@ public enum Kernel {
     /// pc carries 0...maxExitStatus exactly and reports others as "out of
     /// range" (the runner exits 125 for them).
     public static func exit(_ status: Int32) -> Never {
-        Devices.flushNetworkDevices()
+        Devices.beforeExit?()
         platformExit(status)
         fatalError("platform exit returned")
     }
