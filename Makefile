@@ -30,8 +30,8 @@ CPU_INCLUDE  := Sources/Platform/X86_64/CPU/include
 # --- what each image platform is made of ------------------------------------
 # pc: SSE on (the boot code enables it). hvt: integer-only, because this
 # machine's KVM cannot run SSE or x87 guest code (../shared/notes/machine.md).
-APPS_pc          := hello fault boottime swiftcheck clock threads blktest netecho
-APPS_hvt         := hello fault boottime clock blktest netecho threads
+APPS_pc          := hello fault boottime swiftcheck clock threads blktest netecho udpecho
+APPS_hvt         := hello fault boottime clock blktest netecho threads udpecho
 PLATFORM_pc      := PlatformPC
 PLATFORM_hvt     := PlatformHvt
 PLATFORMDIR_pc   := Sources/Platform/PC/Swift
@@ -72,7 +72,7 @@ BOOT_OBJS    := $(OUT)/boot/entry.o $(OUT)/boot/exceptions.o $(OUT)/boot/storage
 # linker takes the first: it must come from a module the image needs anyway.
 KERNEL_OBJS  := $(MODS)/Heap.o $(MODS)/Swiftlet.o $(MODS)/X86.o $(OUT)/context.o \
     $(if $(MODULES_$(TARGET)_EXTRA),$(MODS)/HvtABI.o) $(MODS)/$(PLATFORM).o $(RUNTIME_OBJS) \
-    $(MODS)/Scheduler.o $(MODS)/Threads.o $(DRIVER_OBJS_$(TARGET))
+    $(MODS)/Scheduler.o $(MODS)/Threads.o $(DRIVER_OBJS_$(TARGET)) $(MODS)/Net.o
 
 .PHONY: all images target-images hosted run test bench size debug clean help check-tools
 .DELETE_ON_ERROR:
@@ -90,6 +90,7 @@ help:
 	@echo "make test         run every test (XCTest: hosted units, QEMU and monitor boot tests)"
 	@echo "make bench        print benchmark figures as NAME VALUE UNIT"
 	@echo "make size         print image sizes"
+	@echo "make fuzz         run every libFuzzer target FUZZ_SECONDS (default 120) on its seed corpus (fuzz/run.sh)"
 	@echo "make debug        boot APP paused under QEMU's gdb server and print the gdb command"
 
 check-tools:
@@ -127,6 +128,10 @@ $(MODS)/Virtio.o: $(wildcard Sources/Virtio/*.swift) $(MODS)/Swiftlet.o
 $(MODS)/PCVirtio.o: $(wildcard Sources/Platform/PC/Virtio/*.swift) $(MODS)/X86.o $(MODS)/Virtio.o $(MODS)/Threads.o
 	$(SWIFTC) $(SWIFT_EMBEDDED) -module-name PCVirtio -c $(filter %.swift,$^) -o $@
 
+$(MODS)/Net.o: $(wildcard Sources/Net/*.swift)
+	@mkdir -p $(@D)
+	$(SWIFTC) $(SWIFT_EMBEDDED) -module-name Net -emit-module -emit-module-path $(MODS)/Net.swiftmodule -c $^ -o $@
+
 $(MODS)/X86.o: $(wildcard Sources/Platform/X86_64/Swift/*.swift) $(MODS)/Swiftlet.o $(wildcard $(CPU_INCLUDE)/*)
 	$(SWIFTC) $(SWIFT_EMBEDDED) -module-name X86 -emit-module -emit-module-path $(MODS)/X86.swiftmodule -c $(filter %.swift,$^) -o $@
 
@@ -142,8 +147,9 @@ APPDIR_clock := Clock
 APPDIR_blktest := BlockTest
 APPDIR_netecho := NetEcho
 APPDIR_threads := ThreadCheck
+APPDIR_udpecho := UDPEcho
 
-$(MODS)/app-%.o: $(MODS)/Swiftlet.o $(MODS)/Threads.o $$(wildcard Sources/Apps/$$(APPDIR_$$*)/*.swift)
+$(MODS)/app-%.o: $(MODS)/Swiftlet.o $(MODS)/Threads.o $(MODS)/Net.o $$(wildcard Sources/Apps/$$(APPDIR_$$*)/*.swift)
 	$(SWIFTC) $(SWIFT_EMBEDDED) -module-name $(APPDIR_$*) -c $(wildcard Sources/Apps/$(APPDIR_$*)/*.swift) -o $@
 
 # --- boot code, runtime, manifest --------------------------------------------
@@ -234,6 +240,12 @@ test: images
 bench: images $(RUNNER)
 	@tools/check-tools qemu bench
 	@bench/run
+
+# libFuzzer targets (hosted, ASan): fuzz/<name>/ with seeds in fuzz/corpus/<name>/.
+FUZZ_SECONDS ?= 120
+.PHONY: fuzz
+fuzz:
+	fuzz/run.sh $(FUZZ_SECONDS)
 
 size: images
 	@for f in $(BUILD)/*/*.elf; do case $$f in *.dbg.elf) ;; *) printf '%-28s %8d bytes\n' $$f $$(stat -c %s $$f);; esac; done

@@ -34,6 +34,10 @@ let package = Package(
         // virtio: split virtqueues, the transport interface, the block and net drivers (portable, sans-IO core).
         .target(name: "Virtio", dependencies: ["Swiftlet"], path: "Sources/Virtio",
                 swiftSettings: kernel + [.enableExperimentalFeature("Volatile")]),
+        // The TCP/IP stack: wire formats, ARP, IPv4, ICMP, UDP, the sans-IO interface, pcap (portable).
+        .target(name: "Net", path: "Sources/Net", swiftSettings: kernel),
+        // HTTP/1.1: the sans-IO request parser with limits and the response serializer (portable).
+        .target(name: "HTTP", path: "Sources/HTTP", swiftSettings: kernel),
         // The hosted platform.
         .target(name: "PlatformHosted", dependencies: ["Swiftlet", "CTap"], path: "Sources/Platform/Hosted"),
         // Tap interfaces for host processes (the hosted platform and our monitor): ioctls with struct ifreq.
@@ -47,6 +51,8 @@ let package = Package(
                           exclude: ["manifest"]),
         .executableTarget(name: "ThreadCheck", dependencies: ["Swiftlet", "Threads", "PlatformHosted"],
                           path: "Sources/Apps/ThreadCheck"),
+        .executableTarget(name: "UDPEcho", dependencies: ["Swiftlet", "Threads", "Net", "PlatformHosted"],
+                          path: "Sources/Apps/UDPEcho", exclude: ["manifest"]),
         .executableTarget(name: "NetEcho", dependencies: ["Swiftlet", "Threads", "PlatformHosted"], path: "Sources/Apps/NetEcho",
                           exclude: ["manifest"]),
         // The hvt ABI shared by the hvt guest platform and our monitor.
@@ -73,8 +79,10 @@ let package = Package(
         .testTarget(name: "VirtioTests", dependencies: ["Virtio", "Swiftlet", "PlatformHosted", "TestSupport"],
                     swiftSettings: [.enableExperimentalFeature("Volatile")]),
         .testTarget(name: "ThreadsTests", dependencies: ["Threads", "Swiftlet", "PlatformHosted"]),
+        .testTarget(name: "NetTests", dependencies: ["Net", "TestSupport"]),
         .testTarget(name: "SwiftletTests", dependencies: ["Swiftlet", "PlatformHosted", "TestSupport"]),
         .testTarget(name: "RunnerTests", dependencies: ["Runner"]),
+        .testTarget(name: "HTTPTests", dependencies: ["HTTP", "TestSupport"]),
         .testTarget(name: "MonitorCoreTests", dependencies: ["MonitorCore", "HvtABI", "TestSupport"]),
         .testTarget(name: "BootTests", dependencies: ["Runner"]),
     ],
