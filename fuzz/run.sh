@@ -16,6 +16,7 @@ set -euo pipefail
 
 TARGETS=(
     "http: HTTP=Sources/HTTP"
+    "net: Net=Sources/Net"
 )
 
 root="$(cd "$(dirname "$0")/.." && pwd)"
