@@ -136,6 +136,8 @@ extension XCTestCase {
             throw XCTSkip("cannot create a network namespace (needs root and iproute2)")
         }
         addTeardownBlock { _ = try? runProgram(["ip", "netns", "del", namespace]) }
+        // Its own loopback up: Foundation's Process (the runner) wants a socket pair on it.
+        _ = try runProgram(["ip", "netns", "exec", namespace, "ip", "link", "set", "lo", "up"])
         return namespace
     }
 

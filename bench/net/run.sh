@@ -35,6 +35,7 @@ cleanup() {
 trap cleanup EXIT
 
 ip netns add "$NS"
+ip netns exec "$NS" ip link set lo up   # the runner (Foundation) wants its loopback
 ip netns exec "$NS" ip tuntap add tap0 mode tap
 # No IPv6 on the tap: the kernel's router solicitations would be reflected too.
 ip netns exec "$NS" sysctl -qw net.ipv6.conf.tap0.disable_ipv6=1 || true
