@@ -20,6 +20,11 @@ public enum DropReason: Int, Error, CaseIterable {
     case icmpTruncated, icmpChecksum, icmpBroadcastEcho, icmpIgnored, icmpQueueFull, icmpRateLimited
     // UDP
     case udpTruncated, udpLength, udpChecksum, udpNoSocket, udpQueueFull
+    // TCP: malformed segments
+    case tcpTruncated, tcpHeaderLength, tcpChecksum, tcpOptions, tcpBroadcast
+    // TCP: segments the state machine refuses (most are answered: RST, ACK or challenge ACK)
+    case tcpNoConnection, tcpBacklogFull, tcpUnacceptable, tcpDuplicate, tcpBadAck, tcpChallenged
+    case tcpChallengeRateLimited, tcpIgnored, tcpOutOfOrderFull, tcpPAWS
     // Output
     case transmitQueueFull
 }
@@ -51,6 +56,15 @@ public struct InterfaceCounters {
     public internal(set) var icmpErrorsReceived: UInt64 = 0
     public internal(set) var udpDelivered: UInt64 = 0
     public internal(set) var udpSent: UInt64 = 0
+    /// TCP segments that passed the header checks.
+    public internal(set) var tcpSegmentsReceived: UInt64 = 0
+    public internal(set) var tcpSegmentsSent: UInt64 = 0
+    /// Data or FIN segments sent again (after a timeout).
+    public internal(set) var tcpRetransmissions: UInt64 = 0
+    public internal(set) var tcpResetsSent: UInt64 = 0
+    public internal(set) var tcpChallengeACKs: UInt64 = 0
+    public internal(set) var tcpWindowProbes: UInt64 = 0
+    public internal(set) var tcpKeepAlives: UInt64 = 0
     public internal(set) var drops = DropCounters()
 
     public init() {}

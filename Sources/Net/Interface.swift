@@ -6,7 +6,8 @@
 //     drains with `transmit(_:)` (NetworkDevice.transmit per frame; a busy
 //     device leaves the rest queued);
 //   - `poll(now:)` runs the timers (ARP retries and failures, reassembly
-//     timeouts) and returns the next deadline for the scheduler's sleep.
+//     timeouts, TCP) and sends what TCP connections have queued, and
+//     returns the next deadline for the scheduler's sleep.
 // Time is monotonic nanoseconds from the caller, never read here. The input
 // path is in InterfaceInput.swift, the output path in InterfaceOutput.swift.
 // Limits: one interface, one address, no forwarding (a host: RFC 1122), no
@@ -34,6 +35,7 @@ public struct InterfaceLimits {
     public var echoReplyQueuePackets = 16
     /// ICMP errors we send per second (RFC 1812 §4.3.2.8's rate limit).
     public var icmpErrorsPerSecond = 10
+    public var tcp = TCPSettings()
 
     public init() {}
 }
@@ -75,6 +77,7 @@ public final class Interface {
     let pending: ARPPendingFrames
     let reassembler: Reassembler
     var udp: UDPSocketTable
+    var tcp: TCPTable
     let echoReplies: PacketQueue<EchoReply>
     var icmpLimiter: RateLimiter
     var nextIdentification: UInt16 = 1
@@ -95,6 +98,7 @@ public final class Interface {
         reassembler = Reassembler(budget: limits.reassemblyBudget, maxDatagrams: limits.reassemblyDatagrams,
                                   timeout: limits.reassemblyTimeout)
         udp = UDPSocketTable(limit: limits.udpSockets)
+        tcp = TCPTable(settings: limits.tcp)
         echoReplies = PacketQueue(byteCapacity: limits.echoReplyQueueBytes, maxPackets: limits.echoReplyQueuePackets)
         icmpLimiter = RateLimiter(perSecond: limits.icmpErrorsPerSecond)
     }
@@ -121,10 +125,8 @@ public final class Interface {
             }
         }
         reassembler.expire(now: now, drops: &counters.drops)
-        switch (arp.deadline, reassembler.deadline) {
-        case let (a?, b?): return min(a, b)
-        case let (a, b): return a ?? b
-        }
+        let tcpDeadline = tcpPoll(now: now)
+        return earliest(earliest(arp.deadline, reassembler.deadline), tcpDeadline)
     }
 
     // MARK: the device side

@@ -1,5 +1,5 @@
 // The interface's input path: one Ethernet frame in, demultiplexed to ARP,
-// IPv4 (with reassembly), ICMP and UDP. Every function either consumes the
+// IPv4 (with reassembly), ICMP, UDP and TCP (TCPSocket.swift). Every function either consumes the
 // packet or throws the DropReason that `receive` counts; nothing here traps
 // on any input. Answers (ARP replies, echo replies, ICMP errors) go out
 // through InterfaceOutput.swift.
@@ -94,6 +94,8 @@ extension Interface {
             try icmpInput(header, payload, broadcast: broadcast, now: now)
         case IPProtocol.udp:
             try udpInput(header, datagram, broadcast: broadcast, now: now)
+        case IPProtocol.tcp:
+            try tcpInput(header, payload, broadcast: broadcast, now: now)
         default:
             sendUnreachable(code: ICMPv4Header.UnreachableCode.protocol, about: header, datagram,
                             broadcast: broadcast, now: now)

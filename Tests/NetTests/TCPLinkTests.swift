@@ -1,0 +1,127 @@
+// Two stacks back to back through SimulatedLink: handshake and close over
+// the real path, and bulk transfers in both directions under seeded loss,
+// reordering, duplication and corruption, checking every byte and that the
+// simulated time stays bounded.
+
+@testable import Net
+import TestSupport
+import XCTest
+
+final class TCPLinkTests: XCTestCase {
+    /// The last transfer's client, for checks on its state.
+    var lastClient: TCPConnection?
+
+    func pair(settings: TCPSettings = fastSettings()) -> (Interface, Interface) {
+        var limits = InterfaceLimits()
+        limits.tcp = settings
+        return (makeInterface(mac: macA, address: "10.0.0.1", limits: limits),
+                makeInterface(mac: macB, address: "10.0.0.2", limits: limits))
+    }
+
+    func pattern(_ count: Int, seed: UInt64) -> [UInt8] {
+        var random = SplitMix64(seed: seed)
+        var bytes = [UInt8](repeating: 0, count: count)
+        var i = 0
+        while i < count {
+            let word = random.next()
+            for k in 0..<min(8, count - i) { bytes[i + k] = UInt8(truncatingIfNeeded: word >> (8 * k)) }
+            i += 8
+        }
+        return bytes
+    }
+
+    /// Opens a connection from a to b port 80; returns (client, server).
+    func open(_ link: SimulatedLink) throws -> (TCPConnection, TCPConnection) {
+        let listener = try link.b.listen(port: 80)
+        let client = try link.a.connect(to: IPv4Endpoint(address: link.b.address, port: 80), now: link.now)
+        var server: TCPConnection?
+        XCTAssertTrue(link.run(steps: 3000) { server = server ?? listener.accept(); return server != nil && client.state == .established })
+        return (client, try XCTUnwrap(server))
+    }
+
+    func testHandshakeDataAndOrderlyClose() throws {
+        let (a, b) = pair()
+        let link = SimulatedLink(a, b)
+        let (client, server) = try open(link)
+        XCTAssertEqual(client.state, .established)
+        XCTAssertEqual(server.state, .established)
+        XCTAssertEqual(client.sendMSS, 1448, "1460 less 12 bytes of timestamp option")
+        XCTAssertTrue(client.timestampsOn && server.timestampsOn && client.windowScaling && server.windowScaling)
+        XCTAssertEqual(client.send(Array("hello".utf8)), 5)
+        var got: [UInt8] = []
+        XCTAssertTrue(link.run { got += server.receive() ?? []; return got.count == 5 })
+        XCTAssertEqual(got, Array("hello".utf8))
+        XCTAssertNil(server.receive(), "nothing yet")
+        client.close()
+        XCTAssertTrue(link.run { server.state == .closeWait })
+        XCTAssertEqual(server.receive(), [], "end of stream")
+        server.send(Array("bye".utf8))
+        server.close()
+        XCTAssertTrue(link.run { server.state == .closed && client.state == .timeWait })
+        XCTAssertNil(server.error)
+        XCTAssertTrue(link.run(steps: 200) { client.state == .closed })
+        XCTAssertNil(client.error)
+        XCTAssertEqual(a.tcpConnectionCount + b.tcpConnectionCount, 0)
+    }
+
+    /// Sends `count` bytes each way at once and checks both streams arrive whole.
+    func transfer(_ count: Int, faults: SimulatedLink.Faults, seed: UInt64, steps: Int,
+                  settings: TCPSettings = fastSettings()) throws -> SimulatedLink {
+        let (a, b) = pair(settings: settings)
+        let link = SimulatedLink(a, b, faults: faults, seed: seed)
+        let (client, server) = try open(link)
+        lastClient = client
+        let up = pattern(count, seed: seed), down = pattern(count / 2, seed: seed + 100)
+        var upSent = 0, downSent = 0
+        var upGot: [UInt8] = [], downGot: [UInt8] = []
+        upGot.reserveCapacity(count)
+        let done = link.run(steps: steps) {
+            if upSent < up.count { upSent += up[upSent...].withUnsafeBytes { client.send($0) } }
+            if downSent < down.count { downSent += down[downSent...].withUnsafeBytes { server.send($0) } }
+            if upSent == up.count { client.shutdownWrite() }
+            if downSent == down.count { server.shutdownWrite() }
+            while let bytes = server.receive(), !bytes.isEmpty { upGot += bytes }
+            while let bytes = client.receive(), !bytes.isEmpty { downGot += bytes }
+            return server.isEndOfStream && client.isEndOfStream
+        }
+        XCTAssertTrue(done, "seed \(seed): \(upGot.count)/\(up.count) up, \(downGot.count)/\(down.count) down")
+        XCTAssertTrue(upGot == up, "seed \(seed): upstream bytes differ at \((0..<min(upGot.count, up.count)).first { upGot[$0] != up[$0] } ?? -1) of \(upGot.count)")
+        XCTAssertTrue(downGot == down, "seed \(seed): downstream bytes differ")
+        XCTAssertNil(client.error)
+        XCTAssertNil(server.error)
+        return link
+    }
+
+    func testBulkTransferCleanLink() throws {
+        let link = try transfer(2 << 20, faults: .init(), seed: 1, steps: 3000)
+        XCTAssertEqual(link.a.counters.tcpRetransmissions + link.b.counters.tcpRetransmissions, 0)
+        // 2 MiB at 64 KiB per 20 ms round trip: well under a simulated second.
+        XCTAssertLessThan(link.now, 2 * second)
+    }
+
+    func testBulkTransferWithWindowScaling() throws {
+        var settings = fastSettings()
+        settings.sendBuffer = 256 * 1024
+        settings.receiveBuffer = 256 * 1024
+        let link = try transfer(4 << 20, faults: .init(), seed: 4, steps: 3000, settings: settings)
+        // 4 MiB up and 2 MiB down; the 64-frame transmit queues, not the windows, set the pace.
+        XCTAssertLessThan(link.now, 2 * second)
+        XCTAssertGreaterThan(lastClient?.maxSndWnd ?? 0, 65535, "the peer's scaled window")
+    }
+
+    func testBulkTransferLossyLink() throws {
+        for seed in UInt64(1)...3 {
+            let faults = SimulatedLink.Faults(loss: 50, duplication: 20, reordering: 50, corruption: 20)
+            let link = try transfer(1 << 20, faults: faults, seed: seed, steps: 60_000)
+            // About 90 frames lost per run; retransmission timeouts (200 ms minimum) dominate the time.
+            XCTAssertLessThan(link.now, 30 * second)
+            // SACK blocks on data segments never push a segment past the MTU.
+            XCTAssertEqual(link.a.counters.fragmentsSent + link.b.counters.fragmentsSent, 0)
+            XCTAssertGreaterThan(link.lost, 0)
+            XCTAssertGreaterThan(link.corrupted, 0)
+            XCTAssertGreaterThan(link.a.counters.tcpRetransmissions, 0)
+            XCTAssertGreaterThan(link.a.drops(.tcpChecksum) + link.b.drops(.tcpChecksum)
+                                 + link.a.drops(.ipv4Checksum) + link.b.drops(.ipv4Checksum), 0)
+        }
+    }
+}
