@@ -30,8 +30,8 @@ CPU_INCLUDE  := Sources/Platform/X86_64/CPU/include
 # --- what each image platform is made of ------------------------------------
 # pc: SSE on (the boot code enables it). hvt: integer-only, because this
 # machine's KVM cannot run SSE or x87 guest code (../shared/notes/machine.md).
-APPS_pc          := hello fault boottime swiftcheck clock threads blktest netecho udpecho
-APPS_hvt         := hello fault boottime clock blktest netecho threads udpecho
+APPS_pc          := hello fault boottime swiftcheck clock threads blktest netecho echo
+APPS_hvt         := hello fault boottime clock blktest netecho threads echo
 PLATFORM_pc      := PlatformPC
 PLATFORM_hvt     := PlatformHvt
 PLATFORMDIR_pc   := Sources/Platform/PC/Swift
@@ -147,7 +147,7 @@ APPDIR_clock := Clock
 APPDIR_blktest := BlockTest
 APPDIR_netecho := NetEcho
 APPDIR_threads := ThreadCheck
-APPDIR_udpecho := UDPEcho
+APPDIR_echo := EchoService
 
 $(MODS)/app-%.o: $(MODS)/Swiftlet.o $(MODS)/Threads.o $(MODS)/Net.o $$(wildcard Sources/Apps/$$(APPDIR_$$*)/*.swift)
 	$(SWIFTC) $(SWIFT_EMBEDDED) -module-name $(APPDIR_$*) -c $(wildcard Sources/Apps/$(APPDIR_$*)/*.swift) -o $@

@@ -51,8 +51,8 @@ let package = Package(
                           exclude: ["manifest"]),
         .executableTarget(name: "ThreadCheck", dependencies: ["Swiftlet", "Threads", "PlatformHosted"],
                           path: "Sources/Apps/ThreadCheck"),
-        .executableTarget(name: "UDPEcho", dependencies: ["Swiftlet", "Threads", "Net", "PlatformHosted"],
-                          path: "Sources/Apps/UDPEcho", exclude: ["manifest"]),
+        .executableTarget(name: "EchoService", dependencies: ["Swiftlet", "Threads", "Net", "PlatformHosted"],
+                          path: "Sources/Apps/EchoService", exclude: ["manifest"]),
         .executableTarget(name: "NetEcho", dependencies: ["Swiftlet", "Threads", "PlatformHosted"], path: "Sources/Apps/NetEcho",
                           exclude: ["manifest"]),
         // The hvt ABI shared by the hvt guest platform and our monitor.
