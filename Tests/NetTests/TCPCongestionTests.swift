@@ -9,11 +9,7 @@ import XCTest
 final class TCPCongestionTests: XCTestCase {
     /// A passive open with the peer's MSS 500 (so windows are easy to count) and no timestamps.
     func passive(_ t: TCPPeer) throws -> (TCPConnection, UInt32) {
-        let listener = try t.host.listen(port: 80)
-        t.send(to: 80, seq: 1000, flags: Flag.syn, options: [2, 4, 0x01, 0xf4])
-        let synAck = try XCTUnwrap(t.sent().first)
-        t.send(to: 80, seq: 1001, ack: synAck.seq &+ 1, flags: Flag.ack)
-        return (try XCTUnwrap(listener.accept()), synAck.seq &+ 1)
+        try t.passiveOpen(options: [2, 4, 0x01, 0xf4])
     }
 
     func ack(_ t: TCPPeer, _ value: UInt32) { t.send(to: 80, seq: 1001, ack: value, flags: Flag.ack) }

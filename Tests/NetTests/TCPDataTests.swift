@@ -10,11 +10,7 @@ import XCTest
 final class TCPDataTests: XCTestCase {
     /// A passive open; the handshake ACK at `now` carries `window`.
     func passive(_ t: TCPPeer, window: UInt16 = 65535) throws -> (TCPConnection, UInt32) {
-        let listener = try t.host.listen(port: 80)
-        t.send(to: 80, seq: 1000, flags: Flag.syn, options: [2, 4, 0x05, 0xb4])
-        let synAck = try XCTUnwrap(t.sent().first)
-        t.send(to: 80, seq: 1001, ack: synAck.seq &+ 1, flags: Flag.ack, window: window)
-        return (try XCTUnwrap(listener.accept()), synAck.seq &+ 1)
+        try t.passiveOpen(options: [2, 4, 0x05, 0xb4], window: window)
     }
 
     func testEstablishedDataIsAckedAfterTheDelayOrEverySecondSegment() throws {

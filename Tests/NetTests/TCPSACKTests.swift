@@ -13,12 +13,9 @@ final class TCPSACKTests: XCTestCase {
 
     /// A passive open with SACK-permitted and MSS 500 (no timestamps, no window scaling).
     func passive(_ t: TCPPeer, sack: Bool = true) throws -> (TCPConnection, UInt32) {
-        let listener = try t.host.listen(port: 80)
-        t.send(to: 80, seq: 1000, flags: Flag.syn, options: [2, 4, 0x01, 0xf4] + (sack ? [4, 2] : []))
-        let synAck = try XCTUnwrap(t.sent().first)
-        XCTAssertEqual(synAck.header.options.sackPermitted, sack)
-        t.send(to: 80, seq: 1001, ack: synAck.seq &+ 1, flags: Flag.ack)
-        return (try XCTUnwrap(listener.accept()), synAck.seq &+ 1)
+        try t.passiveOpen(options: [2, 4, 0x01, 0xf4] + (sack ? [4, 2] : [])) { synAck in
+            XCTAssertEqual(synAck.header.options.sackPermitted, sack)
+        }
     }
 
     func blocks(_ seen: Seen?) -> [[UInt32]] {

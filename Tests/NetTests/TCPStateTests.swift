@@ -10,11 +10,7 @@ import XCTest
 final class TCPStateTests: XCTestCase {
     /// A passive open on port 80 from the peer (ISN 1000, MSS 1460): the accepted connection and our next sequence number.
     func passive(_ t: TCPPeer, window: UInt16 = 65535) throws -> (TCPConnection, UInt32) {
-        let listener = try t.host.listen(port: 80)
-        t.send(to: 80, seq: 1000, flags: Flag.syn, options: [2, 4, 0x05, 0xb4])
-        let synAck = try XCTUnwrap(t.sent().first)
-        t.send(to: 80, seq: 1001, ack: synAck.seq &+ 1, flags: Flag.ack, window: window)
-        return (try XCTUnwrap(listener.accept()), synAck.seq &+ 1)
+        try t.passiveOpen(options: [2, 4, 0x05, 0xb4], window: window)
     }
 
     // MARK: opening

@@ -112,3 +112,18 @@ extension TCPConnection {
         return Array(buffer[0..<n])
     }
 }
+
+extension TCPPeer {
+    /// A passive open on port 80 from the peer (ISN 1000, SYN `options`;
+    /// the handshake ACK carries `window`): the accepted connection and our
+    /// next sequence number. `synAck` sees our SYN-ACK first.
+    func passiveOpen(options: [UInt8], window: UInt16 = 65535,
+                     synAck check: (Seen) -> Void = { _ in }) throws -> (TCPConnection, UInt32) {
+        let listener = try host.listen(port: 80)
+        send(to: 80, seq: 1000, flags: Flag.syn, options: options)
+        let synAck = try XCTUnwrap(sent().first)
+        check(synAck)
+        send(to: 80, seq: 1001, ack: synAck.seq &+ 1, flags: Flag.ack, window: window)
+        return (try XCTUnwrap(listener.accept()), synAck.seq &+ 1)
+    }
+}
