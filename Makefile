@@ -30,8 +30,8 @@ CPU_INCLUDE  := Sources/Platform/X86_64/CPU/include
 # --- what each image platform is made of ------------------------------------
 # pc: SSE on (the boot code enables it). hvt: integer-only, because this
 # machine's KVM cannot run SSE or x87 guest code (../shared/notes/machine.md).
-APPS_pc          := hello fault boottime swiftcheck clock threads blktest netecho echo
-APPS_hvt         := hello fault boottime clock blktest netecho threads echo
+APPS_pc          := hello fault boottime swiftcheck clock threads blktest netecho echo httpd
+APPS_hvt         := hello fault boottime clock blktest netecho threads echo httpd
 PLATFORM_pc      := PlatformPC
 PLATFORM_hvt     := PlatformHvt
 PLATFORMDIR_pc   := Sources/Platform/PC/Swift
@@ -72,7 +72,7 @@ BOOT_OBJS    := $(OUT)/boot/entry.o $(OUT)/boot/exceptions.o $(OUT)/boot/storage
 # linker takes the first: it must come from a module the image needs anyway.
 KERNEL_OBJS  := $(MODS)/Heap.o $(MODS)/Swiftlet.o $(MODS)/X86.o $(OUT)/context.o \
     $(if $(MODULES_$(TARGET)_EXTRA),$(MODS)/HvtABI.o) $(MODS)/$(PLATFORM).o $(RUNTIME_OBJS) \
-    $(MODS)/Scheduler.o $(MODS)/Threads.o $(DRIVER_OBJS_$(TARGET)) $(MODS)/Net.o
+    $(MODS)/Scheduler.o $(MODS)/Threads.o $(DRIVER_OBJS_$(TARGET)) $(MODS)/Net.o $(MODS)/HTTP.o
 
 .PHONY: all images target-images hosted run test bench size debug clean help check-tools
 .DELETE_ON_ERROR:
@@ -132,6 +132,10 @@ $(MODS)/Net.o: $(wildcard Sources/Net/*.swift)
 	@mkdir -p $(@D)
 	$(SWIFTC) $(SWIFT_EMBEDDED) -module-name Net -emit-module -emit-module-path $(MODS)/Net.swiftmodule -c $^ -o $@
 
+$(MODS)/HTTP.o: $(wildcard Sources/HTTP/*.swift)
+	@mkdir -p $(@D)
+	$(SWIFTC) $(SWIFT_EMBEDDED) -module-name HTTP -emit-module -emit-module-path $(MODS)/HTTP.swiftmodule -c $^ -o $@
+
 $(MODS)/X86.o: $(wildcard Sources/Platform/X86_64/Swift/*.swift) $(MODS)/Swiftlet.o $(wildcard $(CPU_INCLUDE)/*)
 	$(SWIFTC) $(SWIFT_EMBEDDED) -module-name X86 -emit-module -emit-module-path $(MODS)/X86.swiftmodule -c $(filter %.swift,$^) -o $@
 
@@ -148,8 +152,9 @@ APPDIR_blktest := BlockTest
 APPDIR_netecho := NetEcho
 APPDIR_threads := ThreadCheck
 APPDIR_echo := EchoService
+APPDIR_httpd := HTTPService
 
-$(MODS)/app-%.o: $(MODS)/Swiftlet.o $(MODS)/Threads.o $(MODS)/Net.o $$(wildcard Sources/Apps/$$(APPDIR_$$*)/*.swift)
+$(MODS)/app-%.o: $(MODS)/Swiftlet.o $(MODS)/Threads.o $(MODS)/Net.o $(MODS)/HTTP.o $$(wildcard Sources/Apps/$$(APPDIR_$$*)/*.swift)
 	$(SWIFTC) $(SWIFT_EMBEDDED) -module-name $(APPDIR_$*) -c $(wildcard Sources/Apps/$(APPDIR_$*)/*.swift) -o $@
 
 # --- boot code, runtime, manifest --------------------------------------------

@@ -53,6 +53,8 @@ let package = Package(
                           path: "Sources/Apps/ThreadCheck"),
         .executableTarget(name: "EchoService", dependencies: ["Swiftlet", "Threads", "Net", "PlatformHosted"],
                           path: "Sources/Apps/EchoService", exclude: ["manifest"]),
+        .executableTarget(name: "HTTPService", dependencies: ["Swiftlet", "Threads", "Net", "HTTP", "PlatformHosted"],
+                          path: "Sources/Apps/HTTPService", exclude: ["manifest"]),
         .executableTarget(name: "NetEcho", dependencies: ["Swiftlet", "Threads", "PlatformHosted"], path: "Sources/Apps/NetEcho",
                           exclude: ["manifest"]),
         // The hvt ABI shared by the hvt guest platform and our monitor.

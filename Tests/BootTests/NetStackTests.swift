@@ -54,42 +54,63 @@ let echoClient = """
         s.sendto(b"STOP", ("10.0.0.2", 7))
         """
 
+/// A guest started on tap0 inside a network namespace of its own (Linux 10.0.0.1/24,
+/// MTU 1500), already answering ping; `finish` waits (bounded) for its end.
+struct NamespacedGuest {
+    let namespace: String
+    let finish: (_ seconds: Int) -> (status: Int32, output: String)?
+
+    /// Runs `command` inside the guest's namespace.
+    func run(_ command: [String], timeout: Int = 60) throws -> (status: Int32, output: String) {
+        try runProgram(["ip", "netns", "exec", namespace] + command, timeout: timeout)
+    }
+}
+
 extension XCTestCase {
-    /// Runs `guest` (the echo service on tap0) in a namespace of its own and checks it with ping, UDP and TCP.
-    func checkEchoService(_ platform: String, sizes: [Int], tcpBytes: Int, guest: [String]) throws {
-        let namespace = try makeNamespace("swiftlet-ip-\(platform)")
+    /// Starts `guest` (its network device on tap0, 10.0.0.2) in a new namespace
+    /// named after `prefix`, and pings it until it answers (bounded).
+    func startNamespacedGuest(_ prefix: String, guest: [String], timeout: Int = 90) throws -> NamespacedGuest {
+        let namespace = try makeNamespace(prefix)
         try addTap(in: namespace)
         // Linux and the guest must agree on the MTU (QEMU tells virtio-net guests 1500).
         for command in [["ip", "link", "set", "tap0", "mtu", "1500"], ["ip", "addr", "add", "10.0.0.1/24", "dev", "tap0"]] {
             let result = try runProgram(["ip", "netns", "exec", namespace] + command)
             XCTAssertEqual(result.status, 0, result.output)
         }
-        let script = NSTemporaryDirectory() + "swiftlet-udp-\(getpid())-\(UUID().uuidString).py"
-        try echoClient.write(toFile: script, atomically: true, encoding: .utf8)
-        defer { try? FileManager.default.removeItem(atPath: script) }
-
         final class Outcome: @unchecked Sendable { var result: (status: Int32, output: String)? }
         let outcome = Outcome()
         let done = DispatchSemaphore(value: 0)
         DispatchQueue.global().async {
-            outcome.result = try? runProgram(["ip", "netns", "exec", namespace] + guest, timeout: 90)
+            outcome.result = try? runProgram(["ip", "netns", "exec", namespace] + guest, timeout: timeout)
             done.signal()
         }
-        // The guest boots meanwhile: ping until it answers (bounded), then count.
+        let started = NamespacedGuest(namespace: namespace) { seconds in
+            done.wait(timeout: .now() + .seconds(seconds)) == .success ? outcome.result : nil
+        }
+        // The guest boots meanwhile.
         var answered = false
         for _ in 0..<20 where !answered {
-            answered = try runProgram(["ip", "netns", "exec", namespace, "ping", "-c", "1", "-W", "1", "10.0.0.2"]).status == 0
+            answered = try started.run(["ping", "-c", "1", "-W", "1", "10.0.0.2"]).status == 0
         }
-        XCTAssert(answered, "\(platform): no ping reply")
-        let ping = try runProgram(["ip", "netns", "exec", namespace, "ping", "-c", "3", "-i", "0.2", "-W", "2", "10.0.0.2"])
+        XCTAssert(answered, "\(prefix): no ping reply")
+        return started
+    }
+
+    /// Runs `guest` (the echo service on tap0) in a namespace of its own and checks it with ping, UDP and TCP.
+    func checkEchoService(_ platform: String, sizes: [Int], tcpBytes: Int, guest: [String]) throws {
+        let script = NSTemporaryDirectory() + "swiftlet-udp-\(getpid())-\(UUID().uuidString).py"
+        try echoClient.write(toFile: script, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: script) }
+        let started = try startNamespacedGuest("swiftlet-ip-\(platform)", guest: guest)
+        let ping = try started.run(["ping", "-c", "3", "-i", "0.2", "-W", "2", "10.0.0.2"])
         XCTAssert(ping.output.contains("3 received"), "\(platform): \(ping.output)")
-        let client = try runProgram(["ip", "netns", "exec", namespace, "python3", script,
-                                     sizes.map(String.init).joined(separator: ","), String(tcpBytes)], timeout: 80)
+        let client = try started.run(["python3", script, sizes.map(String.init).joined(separator: ","), String(tcpBytes)],
+                                     timeout: 80)
         XCTAssert(client.output.contains("echoed \(sizes.count)"), "\(platform): \(client.output)")
         XCTAssert(client.output.contains("tcp identical"), "\(platform): \(client.output)")
-        XCTAssertEqual(done.wait(timeout: .now() + 100), .success, platform)
-        XCTAssertEqual(outcome.result?.status, 0, "\(platform): \(outcome.result?.output ?? "no result")")
-        XCTAssert(outcome.result?.output.contains(" 10.0.0.2 port 7") == true, "\(platform): \(outcome.result?.output ?? "")")
+        let result = started.finish(100)
+        XCTAssertEqual(result?.status, 0, "\(platform): \(result?.output ?? "no result")")
+        XCTAssert(result?.output.contains(" 10.0.0.2 port 7") == true, "\(platform): \(result?.output ?? "")")
     }
 }
 
