@@ -72,7 +72,7 @@ BOOT_OBJS    := $(OUT)/boot/entry.o $(OUT)/boot/exceptions.o $(OUT)/boot/storage
 # linker takes the first: it must come from a module the image needs anyway.
 KERNEL_OBJS  := $(MODS)/Heap.o $(MODS)/Swiftlet.o $(MODS)/X86.o $(OUT)/context.o \
     $(if $(MODULES_$(TARGET)_EXTRA),$(MODS)/HvtABI.o) $(MODS)/$(PLATFORM).o $(RUNTIME_OBJS) \
-    $(MODS)/Scheduler.o $(MODS)/Threads.o $(DRIVER_OBJS_$(TARGET)) $(MODS)/Net.o $(MODS)/HTTP.o
+    $(MODS)/Scheduler.o $(MODS)/Threads.o $(DRIVER_OBJS_$(TARGET)) $(MODS)/Net.o $(MODS)/NetHost.o $(MODS)/HTTP.o
 
 .PHONY: all images target-images hosted run test bench size debug clean help check-tools
 .DELETE_ON_ERROR:
@@ -132,6 +132,9 @@ $(MODS)/Net.o: $(wildcard Sources/Net/*.swift)
 	@mkdir -p $(@D)
 	$(SWIFTC) $(SWIFT_EMBEDDED) -module-name Net -emit-module -emit-module-path $(MODS)/Net.swiftmodule -c $^ -o $@
 
+$(MODS)/NetHost.o: $(wildcard Sources/NetHost/*.swift) $(MODS)/Net.o $(MODS)/Threads.o
+	$(SWIFTC) $(SWIFT_EMBEDDED) -module-name NetHost -emit-module -emit-module-path $(MODS)/NetHost.swiftmodule -c $(filter %.swift,$^) -o $@
+
 $(MODS)/HTTP.o: $(wildcard Sources/HTTP/*.swift)
 	@mkdir -p $(@D)
 	$(SWIFTC) $(SWIFT_EMBEDDED) -module-name HTTP -emit-module -emit-module-path $(MODS)/HTTP.swiftmodule -c $^ -o $@
@@ -154,7 +157,7 @@ APPDIR_threads := ThreadCheck
 APPDIR_echo := EchoService
 APPDIR_httpd := HTTPService
 
-$(MODS)/app-%.o: $(MODS)/Swiftlet.o $(MODS)/Threads.o $(MODS)/Net.o $(MODS)/HTTP.o $$(wildcard Sources/Apps/$$(APPDIR_$$*)/*.swift)
+$(MODS)/app-%.o: $(MODS)/Swiftlet.o $(MODS)/Threads.o $(MODS)/Net.o $(MODS)/NetHost.o $(MODS)/HTTP.o $$(wildcard Sources/Apps/$$(APPDIR_$$*)/*.swift)
 	$(SWIFTC) $(SWIFT_EMBEDDED) -module-name $(APPDIR_$*) -c $(wildcard Sources/Apps/$(APPDIR_$*)/*.swift) -o $@
 
 # --- boot code, runtime, manifest --------------------------------------------

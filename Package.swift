@@ -36,6 +36,8 @@ let package = Package(
                 swiftSettings: kernel + [.enableExperimentalFeature("Volatile")]),
         // The TCP/IP stack: wire formats, ARP, IPv4, ICMP, UDP, the sans-IO interface, pcap (portable).
         .target(name: "Net", path: "Sources/Net", swiftSettings: kernel),
+        // A platform's network device driving the stack, for services.
+        .target(name: "NetHost", dependencies: ["Net", "Swiftlet", "Threads"], path: "Sources/NetHost"),
         // HTTP/1.1: the sans-IO request parser with limits and the response serializer (portable).
         .target(name: "HTTP", path: "Sources/HTTP", swiftSettings: kernel),
         // The hosted platform.
@@ -51,9 +53,9 @@ let package = Package(
                           exclude: ["manifest"]),
         .executableTarget(name: "ThreadCheck", dependencies: ["Swiftlet", "Threads", "PlatformHosted"],
                           path: "Sources/Apps/ThreadCheck"),
-        .executableTarget(name: "EchoService", dependencies: ["Swiftlet", "Threads", "Net", "PlatformHosted"],
+        .executableTarget(name: "EchoService", dependencies: ["Swiftlet", "Net", "NetHost", "PlatformHosted"],
                           path: "Sources/Apps/EchoService", exclude: ["manifest"]),
-        .executableTarget(name: "HTTPService", dependencies: ["Swiftlet", "Threads", "Net", "HTTP", "PlatformHosted"],
+        .executableTarget(name: "HTTPService", dependencies: ["Swiftlet", "Net", "NetHost", "HTTP", "PlatformHosted"],
                           path: "Sources/Apps/HTTPService", exclude: ["manifest"]),
         .executableTarget(name: "NetEcho", dependencies: ["Swiftlet", "Threads", "PlatformHosted"], path: "Sources/Apps/NetEcho",
                           exclude: ["manifest"]),

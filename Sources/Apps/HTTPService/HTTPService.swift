@@ -18,8 +18,8 @@
 
 import HTTP
 import Net
+import NetHost
 import Swiftlet
-import Threads
 
 /// The key-value store: pairs in an array, found by linear search. Dictionary
 /// is not available in hvt images (it needs floating point), and 1024 keys
@@ -109,70 +109,33 @@ struct HTTPService {
     static var store = KVStore()
 
     static func main() {
-        guard let nic = Devices.network.first else {
-            Console.print("httpd: no network device")
-            Kernel.exit(3)
-        }
-        let interface: Interface
-        do throws(ConfigurationError) {
-            guard let ipv4 = try IPv4Configuration.parse(arguments: Kernel.rawArguments.map { $0.utf8 }) else {
-                Console.print("httpd: needs --ipv4=ADDR/PREFIX")
-                Kernel.exit(4)
-            }
-            let m = nic.mac.bytes
-            var limits = InterfaceLimits()
-            var secret: (UInt64, UInt64) = (0, 0)
-            withUnsafeMutableBytes(of: &secret) { $0.copyBytes(from: (0..<16).map { _ in UInt8.random(in: 0...255) }) }
-            limits.tcp.secret = secret  // keys the initial sequence numbers (RFC 6528)
-            interface = try Interface(configuration: InterfaceConfiguration(
-                mac: EthernetAddress(m.0, m.1, m.2, m.3, m.4, m.5), mtu: nic.mtu, ipv4: ipv4, limits: limits))
-        } catch {
-            print("httpd: \(error.message)")
-            Kernel.exit(4)
-        }
+        let host = NetworkHost(application: "httpd")
+        let interface = host.interface
         let listener: TCPListener
         do throws(TCPSocketError) { listener = try interface.listen(port: port) } catch { Kernel.exit(1) }
-        print("httpd: \(nic.name.string) \(interface.address.description) port \(port)")
+        host.announce(port: port)
 
-        let frame = UnsafeMutableRawBufferPointer.allocate(byteCount: nic.mtu + 14, alignment: 16)
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 16_384, alignment: 16)
         var sessions: [Session] = []
         var stopping: TCPConnection?
         var stopDeadline = UInt64.max
-        var lastFrame = Kernel.monotonicClock
-        interface.announce(now: lastFrame)
         while true {
             let now = Kernel.monotonicClock
-            while true {
-                let length: Int?
-                do { length = try nic.receive(into: frame) } catch {
-                    // An oversized frame was dropped by the device; anything else is fatal.
-                    if error == .invalidRequest { continue }
-                    Console.print("httpd: receive failed")
-                    Kernel.exit(1)
-                }
-                guard let length else { break }
-                interface.receive(frame: UnsafeRawBufferPointer(rebasing: frame[0..<length]), now: now)
-                lastFrame = now
-            }
+            host.receiveFrames(now: now)
             while let connection = listener.accept() { sessions.append(Session(connection)) }
             sessions.removeAll { session in
                 let over = serve(session, through: buffer, now: now)
                 if over && session.stops { stopping = session.connection; stopDeadline = now &+ 2 * Interface.second }
                 return over
             }
-            let deadline = min(interface.poll(now: now) ?? UInt64.max, now &+ 1_000_000_000)
-            _ = interface.transmit { (try? nic.transmit($0)) != nil }
+            let deadline = host.transmitFrames(now: now)
             // The stop answer is sent once the peer acknowledged all of it (or 2 s passed).
             if let stopping, stopping.unacknowledged == 0 || stopping.state == .closed || now > stopDeadline {
                 Console.print("httpd: stopped, \(store.bytes) bytes stored")
                 Kernel.exit(0)
             }
-            if now &- lastFrame > 60_000_000_000 {
-                Console.print("httpd: idle for 60 s")
-                Kernel.exit(2)
-            }
-            _ = Events.wait(for: nic.event, until: min(deadline, stopping == nil ? UInt64.max : now &+ 10_000_000))
+            host.exitIfIdle(now: now)
+            host.wait(until: min(deadline, stopping == nil ? UInt64.max : now &+ 10_000_000))
         }
     }
 
