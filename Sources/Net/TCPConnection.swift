@@ -7,10 +7,11 @@
 // TIME-WAIT; RFC 5961 RST/SYN/ACK checks with challenge ACKs; MSS; window
 // scaling, timestamps and PAWS (RFC 7323); RTO with backoff and Karn's rule
 // (RFC 6298); congestion control with NewReno (TCPCongestion.swift);
-// SACK (RFC 2018); zero-window probes; delayed ACKs (every second segment
-// or after `delayedACK`); Nagle (`noDelay` turns it off); keep-alive;
-// go-back-N from SND.UNA after a timeout, with out-of-order data kept by
-// the receiver.
+// SACK (RFC 2018) with D-SACK blocks for duplicate data (RFC 2883);
+// RACK-TLP loss detection (RFC 8985, TCPRecovery.swift); zero-window
+// probes; delayed ACKs (every second segment or after `delayedACK`);
+// Nagle (`noDelay` turns it off); keep-alive; go-back-N from SND.UNA
+// after a timeout, with out-of-order data kept by the receiver.
 // Limits (not yet): urgent data (the pointer is ignored), ICMP errors for
 // TCP; data on a SYN and a FIN beyond a hole are dropped (the peer sends
 // them again).
@@ -98,6 +99,11 @@ public final class TCPConnection {
     var highRetransmitted: UInt32 = 0
     /// The start of the latest out-of-order segment: its block goes first (RFC 2018 §4).
     var latestOutOfOrder: UInt32 = 0
+    /// Data that arrived again: reported once as a D-SACK block (RFC 2883), which widens the peer's RACK window.
+    var duplicateData: (start: UInt32, end: UInt32)?
+    // RACK-TLP loss detection (TCPRecovery.swift): what is in flight since when, and RACK's state.
+    var sentLog = TCPSentLog()
+    var rack = RACKState()
 
     // Receive sequence space.
     var irs: UInt32 = 0
@@ -117,6 +123,10 @@ public final class TCPConnection {
     var persistInterval: UInt64 = 0
     var ackDeadline: UInt64?
     var ackNow = false
+    /// Every second segment is acknowledged at the interface's next poll,
+    /// not at once: a burst received in one batch gets one ACK (what GRO
+    /// gives Linux), halving the frames a bulk receiver sends.
+    var ackAtPoll = false
     var segmentsUnacknowledged = 0
     /// TIME-WAIT's end, or an orphaned FIN-WAIT-2's.
     var closeDeadline: UInt64?
@@ -282,7 +292,10 @@ public final class TCPConnection {
         ackDeadline = nil
         closeDeadline = nil
         keepAliveDeadline = nil
+        rack.reorderDeadline = nil
+        rack.probeDeadline = nil
         ackNow = false
+        ackAtPoll = false
     }
 
     func enterTimeWait(now: UInt64) {
@@ -290,13 +303,16 @@ public final class TCPConnection {
         retransmitDeadline = nil
         persistDeadline = nil
         keepAliveDeadline = nil
+        rack.reorderDeadline = nil
+        rack.probeDeadline = nil
         closeDeadline = now &+ settings.timeWait
     }
 
     /// When `expire` next has something to do.
     var deadline: UInt64? {
         earliest(earliest(earliest(retransmitDeadline, persistDeadline), earliest(ackDeadline, closeDeadline)),
-                 keepAliveDeadline)
+                 earliest(earliest(keepAliveDeadline, ackAtPoll ? 0 : nil),
+                          earliest(rack.reorderDeadline, rack.probeDeadline)))
     }
 }
 

@@ -93,12 +93,21 @@ extension TCPConnection {
             // a RST, and a segment without data only at a limited rate (an endless ACK exchange needs
             // each side to find the other's ACKs unacceptable).
             if !flags.contains(.rst) && (!data.isEmpty || mayAnswerOutOfWindow(now: now)) { ackNow = true }
+            let end = sequence &+ UInt32(data.count)
+            if sackOn && !data.isEmpty && end.seqAtOrBefore(rcvNxt) && !flags.contains(.syn) {
+                duplicateData = (sequence, end)  // all of it arrived before: a D-SACK says so
+            }
             throw .tcpUnacceptable
         }
         if let timestamps, sequence.seqAtOrBefore(lastAckSent) { tsRecent = timestamps.value }  // RFC 7323 §4.3
         // Trim what was received before, and what lies beyond the window.
         if sequence.seqBefore(rcvNxt) {
             var cut = rcvNxt.seqDistance(from: sequence)
+            let dataStart = flags.contains(.syn) ? sequence &+ 1 : sequence
+            if sackOn && !data.isEmpty && dataStart.seqBefore(rcvNxt) {
+                let end = dataStart &+ UInt32(data.count)
+                duplicateData = (dataStart, end.seqBefore(rcvNxt) ? end : rcvNxt)
+            }
             if flags.contains(.syn) { flags.remove(.syn); cut -= 1 }
             data = data.dropping(min(cut, data.count))
             if cut > original.count { flags.remove(.fin) }
@@ -168,7 +177,10 @@ extension TCPConnection {
     private func ackInput(_ header: TCPHeader, dataLength: Int, now: UInt64,
                           via interface: Interface) throws(DropReason) {
         let ack = header.acknowledgmentNumber
-        if sackOn && header.options.sack.count > 0 { updateScoreboard(header.options.sack) }
+        let sackedBefore = sackedBytes
+        var dsack = false
+        if sackOn && header.options.sack.count > 0 { dsack = updateScoreboard(header.options.sack, ack: ack) }
+        let newlySACKed = sackedBytes > sackedBefore
         if state == .synReceived {
             guard ack.seqAfter(sndUna) && ack.seqAtOrBefore(sndMax) else {
                 interface.tcpReset(to: remote, from: local, sequence: ack, acknowledging: nil, now: now)
@@ -189,13 +201,20 @@ extension TCPConnection {
             interface.tcpChallengeACK(self, now: now)
             throw .tcpBadAck
         }
+        let echo = timestampsOn ? header.options.timestamps?.echoReply : nil
+        var delivered = false
+        if rackOn { delivered = rackAcknowledge(ack, echo: echo, dsack: dsack, now: now) }
         if ack.seqAfter(sndUna) {
             // The SYN takes a sequence number but no room in the network: it does not grow cwnd.
             let newlyAcked = ack.seqDistance(from: sndUna) - (sndUna == iss ? 1 : 0)
-            acknowledge(ack, now: now, echo: timestampsOn ? header.options.timestamps?.echoReply : nil)
+            acknowledge(ack, now: now, echo: echo)
             newDataAcknowledged(newlyAcked, now: now, via: interface)
-        } else if isDuplicateAck(header, dataLength: dataLength) {
+        } else if isDuplicateAck(header, dataLength: dataLength, newlySACKed: newlySACKed) {
             duplicateAck(now: now, via: interface)
+        }
+        if rackOn {
+            rackRecover(now: now, via: interface, force: delivered)
+            if delivered || rack.probeDeadline == nil { armProbe(now: now) }
         }
         updateWindow(header)
         switch state {
@@ -268,7 +287,7 @@ extension TCPConnection {
         }
         segmentsUnacknowledged += 1
         if segmentsUnacknowledged >= 2 {
-            ackNow = true
+            ackAtPoll = true
         } else if ackDeadline == nil {
             ackDeadline = now &+ settings.delayedACK
         }

@@ -7,7 +7,8 @@
 // SND.UNA with cwnd at one segment), the persist timer (a one-byte probe
 // into a zero window, backed off up to the maximum RTO, never giving up
 // while the peer answers - RFC 9293 §3.8.6.1), the delayed-ACK timer and
-// TIME-WAIT's end. Tests: Tests/NetTests/TCPDataTests.swift, TCPTimerTests.swift.
+// TIME-WAIT's end; RACK's reordering timer and the tail loss probe
+// (TCPRecovery.swift). Tests: Tests/NetTests/TCPDataTests.swift, TCPTimerTests.swift.
 
 extension TCPConnection {
     func output(now: UInt64, via interface: Interface) {
@@ -76,35 +77,42 @@ extension TCPConnection {
     }
 
     /// Sends the next data (and/or FIN) segment if the windows, Nagle and the queue allow; false otherwise.
-    private func sendOneSegment(now: UInt64, via interface: Interface) -> Bool {
+    /// A tail loss probe (TCPRecovery.swift) needs only the peer's window.
+    func sendOneSegment(now: UInt64, via interface: Interface, probe: Bool = false) -> Bool {
         let offset = sndNxt.seqAfter(sendBase) ? sndNxt.seqDistance(from: sendBase) : 0
         let unsent = max(sendBuffer.count - offset, 0)
         let inFlight = sndNxt.seqDistance(from: sndUna)
-        let usable = max(min(sndWnd, congestionWindow + limitedTransmitAllowance) - inFlight, 0)
+        let window = probe ? sndWnd : min(sndWnd, congestionWindow + limitedTransmitAllowance)
+        let usable = max(window - inFlight, 0)
         let length = min(unsent, usable, sendMSS)
         // The FIN rides on the last data, or goes alone once all data is out (it needs no window).
         let fin = finQueued && !sndNxt.seqAfter(finSequence) && length == unsent
         guard length > 0 || fin else { return false }
         // Nagle (RFC 9293 §3.7.4): a small segment waits while anything is unacknowledged.
-        if length < sendMSS && !fin && !noDelay && inFlight > 0 { return false }
+        if length < sendMSS && !fin && !noDelay && inFlight > 0 && !probe { return false }
         var flags: TCPFlags = .ack
         if fin { flags.insert(.fin) }
         if length > 0 && length == unsent { flags.insert(.psh) }
         guard transmit(sequence: sndNxt, flags: flags, options: TCPOptions(), dataOffset: offset, length: length,
                        now: now, via: interface) else { return false }
         let end = sndNxt &+ UInt32(length + (fin ? 1 : 0))
-        if end.seqAfter(sndMax) {
+        // Go-back-N after a timeout resends up to SND.MAX, and may carry new data beyond it.
+        if sndNxt.seqBefore(sndMax) { rackResent(start: sndNxt, end: end.seqBefore(sndMax) ? end : sndMax, now: now) }
+        let isNew = end.seqAfter(sndMax)
+        if isNew {
             // New data: time it if nothing is being timed (one sample per round trip).
             if timedSequence == nil && !sndNxt.seqBefore(sndMax) {
                 timedSequence = sndNxt
                 timedAt = now
             }
+            rackSent(start: sndNxt.seqAfter(sndMax) ? sndNxt : sndMax, end: end, now: now)
             sndMax = end
         } else {
             interface.counters.tcpRetransmissions &+= 1
         }
         sndNxt = end
         if retransmitDeadline == nil { retransmitDeadline = now &+ rto.timeout }
+        if isNew && !probe { armProbe(now: now) }
         return true
     }
 
@@ -137,12 +145,23 @@ extension TCPConnection {
         if timestampsOn && options.timestamps == nil {
             options.timestamps = TCPTimestamps(value: timestampClock(now), echoReply: tsRecent)
         }
-        if sackOn && flags.contains(.ack) && receiveBuffer.hasOutOfOrder {
+        if sackOn && flags.contains(.ack) && (receiveBuffer.hasOutOfOrder || duplicateData != nil) {
             // Three blocks fit beside a timestamp in 40 option bytes, four without; on a data
             // segment only as many as keep options and data within the MSS (no fragmenting).
             let optionRoom = sendMSS - length - 4
             let limit = min(timestampsOn ? 3 : 4, length > 0 ? max(optionRoom, 0) / 8 : 4)
-            if limit > 0 { options.sack = receiveBuffer.sackBlocks(first: latestOutOfOrder, limit: limit) }
+            if limit > 0 {
+                let blocks = receiveBuffer.sackBlocks(first: latestOutOfOrder, limit: limit)
+                if let duplicate = duplicateData {
+                    // The D-SACK block leads (RFC 2883 §4), then the usual ones.
+                    options.sack.append(start: duplicate.start, end: duplicate.end)
+                    for index in 0..<min(blocks.count, limit - 1) {
+                        options.sack.append(start: blocks[index].start, end: blocks[index].end)
+                    }
+                } else {
+                    options.sack = blocks
+                }
+            }
         }
         // The window in a SYN is never scaled; elsewhere it is cut to what the field can say.
         let shift = flags.contains(.syn) ? 0 : receiveScale
@@ -157,6 +176,8 @@ extension TCPConnection {
             rcvEdge = rcvNxt &+ UInt32(window << shift)
             lastAckSent = rcvNxt
             ackNow = false
+            ackAtPoll = false
+            duplicateData = nil
             ackDeadline = nil
             segmentsUnacknowledged = 0
         }
@@ -171,9 +192,15 @@ extension TCPConnection {
             enterClosed(error: nil)
             return
         }
-        if let deadline = retransmitDeadline, now >= deadline {
+        if let deadline = rack.probeDeadline, now >= deadline {
+            // The probe stands in for the timeout it comes before (or at): RFC 8985 §7.3.
+            sendProbe(now: now, via: interface)
+        } else if let deadline = retransmitDeadline, now >= deadline {
             retransmitTimeout(now: now)
             if state == .closed { return }
+        }
+        if let deadline = rack.reorderDeadline, now >= deadline {
+            rackReorderTimeout(now: now, via: interface)
         }
         if let deadline = persistDeadline, now >= deadline {
             probeZeroWindow(now: now, via: interface)
@@ -182,6 +209,7 @@ extension TCPConnection {
             sendKeepAlive(now: now, via: interface)
             if state == .closed { return }
         }
+        if ackAtPoll { ackNow = true }
         output(now: now, via: interface)
     }
 
@@ -195,6 +223,7 @@ extension TCPConnection {
         rto.backOff()
         timedSequence = nil  // Karn: a retransmitted segment gives no sample
         timeoutLoss()
+        rackTimeout()
         sndNxt = state == .synSent || state == .synReceived ? iss : sndUna
         retransmitDeadline = now &+ rto.timeout
     }
@@ -206,7 +235,10 @@ extension TCPConnection {
             if transmit(sequence: sndNxt, flags: .ack, options: TCPOptions(), dataOffset: offset, length: 1,
                         now: now, via: interface) {
                 let end = sndNxt &+ 1
-                if end.seqAfter(sndMax) { sndMax = end }
+                if end.seqAfter(sndMax) {
+                    rackSent(start: sndMax, end: end, now: now)
+                    sndMax = end
+                }
                 interface.counters.tcpWindowProbes &+= 1
             }
         }

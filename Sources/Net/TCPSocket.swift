@@ -19,8 +19,10 @@ public struct TCPSettings {
     public var outOfOrderRanges = 8
     public var maximumBacklog = 128
     public var initialRTO: UInt64 = 1 * Interface.second
-    /// RFC 6298 §2.4's 1 s; tests and LANs may lower it.
-    public var minimumRTO: UInt64 = 1 * Interface.second
+    /// 200 ms, like Linux (TCP_RTO_MIN) and most stacks, in place of RFC 6298
+    /// §2.4's conservative 1 s: a retransmission lost on a LAN stalls the
+    /// connection for this long.
+    public var minimumRTO: UInt64 = 200 * Interface.second / 1000
     public var maximumRTO: UInt64 = 60 * Interface.second
     /// Retransmissions of a SYN or SYN-ACK before giving up.
     public var synRetries = 6
@@ -37,6 +39,14 @@ public struct TCPSettings {
     public var selectiveAcknowledgments = true
     /// SACKed ranges the sender remembers.
     public var sackScoreboardRanges = 8
+    /// RACK-TLP loss detection (RFC 8985) on connections that negotiated SACK.
+    public var rack = true
+    /// The least reordering window RACK waits beyond an RTT before calling a segment lost.
+    public var minimumReorderingWindow: UInt64 = 1 * Interface.second / 1000
+    /// Tail loss probe timeout bounds: the least PTO, and the peer's delayed ACK allowed
+    /// for when one segment is in flight (Linux delays an ACK 40 ms at first).
+    public var minimumProbeTimeout: UInt64 = 10 * Interface.second / 1000
+    public var maximumACKDelay: UInt64 = 40 * Interface.second / 1000
     /// Keep-alive (RFC 1122 §4.2.3.6, off unless a connection asks): idle time before the
     /// first probe, time between unanswered probes, and how many go unanswered before giving up.
     public var keepAliveIdle: UInt64 = 7200 * Interface.second
