@@ -17,6 +17,7 @@ set -euo pipefail
 TARGETS=(
     "http: HTTP=Sources/HTTP"
     "net: Net=Sources/Net"
+    "dhcpdns: Net=Sources/Net"
 )
 
 root="$(cd "$(dirname "$0")/.." && pwd)"

@@ -10,6 +10,9 @@
 //     returns the next deadline for the scheduler's sleep.
 // Time is monotonic nanoseconds from the caller, never read here. The input
 // path is in InterfaceInput.swift, the output path in InterfaceOutput.swift.
+// The address may change (`reconfigure`, for DHCP) or be absent
+// (`IPv4Configuration.unconfigured`: we send from 0.0.0.0 and take only
+// broadcasts, which is what a DHCP client needs).
 // Limits: one interface, one address, no forwarding (a host: RFC 1122), no
 // loopback delivery to our own address, no IP options on output.
 // Tests: Tests/NetTests/LinkTests.swift (two interfaces over a faulty link), ARPTests.swift.
@@ -67,7 +70,7 @@ public struct EchoReply: Equatable {
 public final class Interface {
     public static let second: UInt64 = 1_000_000_000
 
-    public let configuration: InterfaceConfiguration
+    public private(set) var configuration: InterfaceConfiguration
     public internal(set) var counters = InterfaceCounters()
     /// Sees every frame received and every frame queued (a PcapWriter, for example).
     public var tap: (any FrameTap)?
@@ -127,6 +130,29 @@ public final class Interface {
         reassembler.expire(now: now, drops: &counters.drops)
         let tcpDeadline = tcpPoll(now: now)
         return earliest(earliest(arp.deadline, reassembler.deadline), tcpDeadline)
+    }
+
+    /// Takes a new address (a DHCP lease, or `.unconfigured` when it is lost).
+    /// With the same address and network only the gateway changes. Otherwise
+    /// the ARP cache and the frames waiting for it go (they carry the old
+    /// source), TCP connections from the old address end with `.aborted`
+    /// (no RST: the address is no longer ours to send from), listeners and
+    /// UDP sockets stay bound (they are per port and send from the new
+    /// address), and a new address is announced by gratuitous ARP.
+    public func reconfigure(ipv4: IPv4Configuration, now: UInt64) {
+        let old = configuration.ipv4
+        configuration.ipv4 = ipv4
+        guard ipv4.address != old.address || ipv4.network != old.network else { return }
+        for entry in arp.entries {
+            counters.drops.count(.arpResolutionFailed, pending.release(nextHop: entry.address) { _ in })
+        }
+        let limits = configuration.limits
+        arp = ARPCache(capacity: limits.arpCacheEntries, lifetime: limits.arpEntryLifetime,
+                       requestInterval: limits.arpRequestInterval, requestAttempts: limits.arpRequestAttempts)
+        for connection in tcp.connections where connection.local.address != ipv4.address {
+            connection.enterClosed(error: .aborted)
+        }
+        if ipv4.isConfigured { announce(now: now) }
     }
 
     // MARK: the device side

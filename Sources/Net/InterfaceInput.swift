@@ -33,6 +33,8 @@ extension Interface {
 
     private func arpInput(_ bytes: UnsafeRawBufferPointer, now: UInt64) throws(DropReason) {
         let packet = try ARPPacket.parse(bytes)
+        // Without an address (DHCP not bound yet) no request names us and no sender is on our network.
+        guard configuration.ipv4.isConfigured else { throw .arpNotForUs }
         let sender = packet.senderProtocolAddress
         let senderMAC = packet.senderHardwareAddress
         // Another station using our address: worth counting, never worth learning.
@@ -73,7 +75,7 @@ extension Interface {
         }
         let broadcast = header.destination.isBroadcast || header.destination == network.broadcast
         // A host does not forward (RFC 1122 §3.3.1): anything else is not ours.
-        guard header.destination == address || broadcast else { throw .ipv4NotForUs }
+        guard (header.destination == address && !address.isUnspecified) || broadcast else { throw .ipv4NotForUs }
         let datagram = bytes.slice(0..<header.totalLength)
         guard header.isFragment else {
             return try deliver(header, datagram, broadcast: broadcast, now: now)
