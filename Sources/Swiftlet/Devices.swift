@@ -62,10 +62,14 @@ public protocol NetworkDevice: AnyObject {
     /// Returns once the frames sent so far have left (bounded by the
     /// implementation); devices that send synchronously need nothing.
     func flush() throws(DeviceError)
+    /// Tells the device that the stack has sent what it had for now; a
+    /// device that holds frames back (LinkFaults) lets them go.
+    func endTransmitBatch() throws(DeviceError)
 }
 
 extension NetworkDevice {
     public func flush() throws(DeviceError) {}
+    public func endTransmitBatch() throws(DeviceError) {}
 }
 
 extension BlockDevice {
@@ -98,8 +102,14 @@ public enum Devices {
         if discovered { return }
         discovered = true
         platformDiscoverDevices()
-        beforeExit = { for device in networkDevices { try? device.flush() } }
+        beforeExit = {
+            for device in networkDevices { try? device.flush() }
+            exitReport?()
+        }
     }
+
+    /// Lines a device middleware (NetHost's LinkFaults) prints at exit.
+    nonisolated(unsafe) public static var exitReport: (() -> Void)? = nil
 
     /// What Kernel.exit does first once devices exist: let queued
     /// transmissions leave. Set at discovery, so images without devices
