@@ -30,8 +30,8 @@ CPU_INCLUDE  := Sources/Platform/X86_64/CPU/include
 # --- what each image platform is made of ------------------------------------
 # pc: SSE on (the boot code enables it). hvt: integer-only, because this
 # machine's KVM cannot run SSE or x87 guest code (../shared/notes/machine.md).
-APPS_pc          := hello fault boottime swiftcheck clock threads blktest netecho echo httpd
-APPS_hvt         := hello fault boottime clock blktest netecho threads echo httpd
+APPS_pc          := hello fault boottime swiftcheck clock threads blktest netecho echo httpd fetch
+APPS_hvt         := hello fault boottime clock blktest netecho threads echo httpd fetch
 PLATFORM_pc      := PlatformPC
 PLATFORM_hvt     := PlatformHvt
 PLATFORMDIR_pc   := Sources/Platform/PC/Swift
@@ -70,9 +70,11 @@ BOOT_OBJS    := $(OUT)/boot/entry.o $(OUT)/boot/exceptions.o $(OUT)/boot/storage
 # only into images that use them. Order matters because generic
 # specialisations are weak symbols in every module that uses them and the
 # linker takes the first: it must come from a module the image needs anyway.
+# Each module object depends on every module it imports directly: swiftc leaves
+# an unchanged object's timestamp alone, so a chain would stop at it.
 KERNEL_OBJS  := $(MODS)/Heap.o $(MODS)/Swiftlet.o $(MODS)/X86.o $(OUT)/context.o \
     $(if $(MODULES_$(TARGET)_EXTRA),$(MODS)/HvtABI.o) $(MODS)/$(PLATFORM).o $(RUNTIME_OBJS) \
-    $(MODS)/Scheduler.o $(MODS)/Threads.o $(DRIVER_OBJS_$(TARGET)) $(MODS)/Net.o $(MODS)/NetHost.o $(MODS)/HTTP.o
+    $(MODS)/Scheduler.o $(MODS)/Threads.o $(DRIVER_OBJS_$(TARGET)) $(MODS)/Net.o $(MODS)/NetHost.o $(MODS)/Sockets.o $(MODS)/HTTP.o
 
 .PHONY: all images target-images hosted run test bench size debug clean help check-tools
 .DELETE_ON_ERROR:
@@ -125,15 +127,18 @@ $(MODS)/Threads.o: $(wildcard Sources/Threads/*.swift) $(MODS)/Swiftlet.o $(MODS
 $(MODS)/Virtio.o: $(wildcard Sources/Virtio/*.swift) $(MODS)/Swiftlet.o
 	$(SWIFTC) $(SWIFT_EMBEDDED) -module-name Virtio -emit-module -emit-module-path $(MODS)/Virtio.swiftmodule -c $(filter %.swift,$^) -o $@
 
-$(MODS)/PCVirtio.o: $(wildcard Sources/Platform/PC/Virtio/*.swift) $(MODS)/X86.o $(MODS)/Virtio.o $(MODS)/Threads.o
+$(MODS)/PCVirtio.o: $(wildcard Sources/Platform/PC/Virtio/*.swift) $(MODS)/Swiftlet.o $(MODS)/X86.o $(MODS)/Virtio.o $(MODS)/Threads.o
 	$(SWIFTC) $(SWIFT_EMBEDDED) -module-name PCVirtio -c $(filter %.swift,$^) -o $@
 
 $(MODS)/Net.o: $(wildcard Sources/Net/*.swift)
 	@mkdir -p $(@D)
 	$(SWIFTC) $(SWIFT_EMBEDDED) -module-name Net -emit-module -emit-module-path $(MODS)/Net.swiftmodule -c $^ -o $@
 
-$(MODS)/NetHost.o: $(wildcard Sources/NetHost/*.swift) $(MODS)/Net.o $(MODS)/Threads.o
+$(MODS)/NetHost.o: $(wildcard Sources/NetHost/*.swift) $(MODS)/Net.o $(MODS)/Swiftlet.o $(MODS)/Threads.o
 	$(SWIFTC) $(SWIFT_EMBEDDED) -module-name NetHost -emit-module -emit-module-path $(MODS)/NetHost.swiftmodule -c $(filter %.swift,$^) -o $@
+
+$(MODS)/Sockets.o: $(wildcard Sources/Sockets/*.swift) $(MODS)/Net.o $(MODS)/NetHost.o $(MODS)/Swiftlet.o $(MODS)/Threads.o
+	$(SWIFTC) $(SWIFT_EMBEDDED) -module-name Sockets -emit-module -emit-module-path $(MODS)/Sockets.swiftmodule -c $(filter %.swift,$^) -o $@
 
 $(MODS)/HTTP.o: $(wildcard Sources/HTTP/*.swift)
 	@mkdir -p $(@D)
@@ -142,7 +147,7 @@ $(MODS)/HTTP.o: $(wildcard Sources/HTTP/*.swift)
 $(MODS)/X86.o: $(wildcard Sources/Platform/X86_64/Swift/*.swift) $(MODS)/Swiftlet.o $(wildcard $(CPU_INCLUDE)/*)
 	$(SWIFTC) $(SWIFT_EMBEDDED) -module-name X86 -emit-module -emit-module-path $(MODS)/X86.swiftmodule -c $(filter %.swift,$^) -o $@
 
-$(MODS)/$(PLATFORM).o: $(wildcard $(PLATFORMDIR_$(TARGET))/*.swift) $(MODS)/X86.o \
+$(MODS)/$(PLATFORM).o: $(wildcard $(PLATFORMDIR_$(TARGET))/*.swift) $(MODS)/Swiftlet.o $(MODS)/X86.o \
         $(if $(MODULES_$(TARGET)_EXTRA),$(MODS)/HvtABI.o)
 	$(SWIFTC) $(SWIFT_EMBEDDED) -module-name $(PLATFORM) -c $(filter %.swift,$^) -o $@
 
@@ -155,9 +160,10 @@ APPDIR_blktest := BlockTest
 APPDIR_netecho := NetEcho
 APPDIR_threads := ThreadCheck
 APPDIR_echo := EchoService
+APPDIR_fetch := Fetch
 APPDIR_httpd := HTTPService
 
-$(MODS)/app-%.o: $(MODS)/Swiftlet.o $(MODS)/Threads.o $(MODS)/Net.o $(MODS)/NetHost.o $(MODS)/HTTP.o $$(wildcard Sources/Apps/$$(APPDIR_$$*)/*.swift)
+$(MODS)/app-%.o: $(MODS)/Swiftlet.o $(MODS)/Threads.o $(MODS)/Net.o $(MODS)/NetHost.o $(MODS)/Sockets.o $(MODS)/HTTP.o $$(wildcard Sources/Apps/$$(APPDIR_$$*)/*.swift)
 	$(SWIFTC) $(SWIFT_EMBEDDED) -module-name $(APPDIR_$*) -c $(wildcard Sources/Apps/$(APPDIR_$*)/*.swift) -o $@
 
 # --- boot code, runtime, manifest --------------------------------------------

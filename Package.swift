@@ -38,6 +38,8 @@ let package = Package(
         .target(name: "Net", path: "Sources/Net", swiftSettings: kernel),
         // A platform's network device driving the stack, for services.
         .target(name: "NetHost", dependencies: ["Net", "Swiftlet", "Threads"], path: "Sources/NetHost"),
+        // Blocking TCP/UDP sockets on threads over NetHost.
+        .target(name: "Sockets", dependencies: ["Net", "NetHost", "Swiftlet", "Threads"], path: "Sources/Sockets"),
         // HTTP/1.1: the sans-IO request parser with limits and the response serializer (portable).
         .target(name: "HTTP", path: "Sources/HTTP", swiftSettings: kernel),
         // The hosted platform.
@@ -53,8 +55,10 @@ let package = Package(
                           exclude: ["manifest"]),
         .executableTarget(name: "ThreadCheck", dependencies: ["Swiftlet", "Threads", "PlatformHosted"],
                           path: "Sources/Apps/ThreadCheck"),
-        .executableTarget(name: "EchoService", dependencies: ["Swiftlet", "Net", "NetHost", "PlatformHosted"],
+        .executableTarget(name: "EchoService", dependencies: ["Swiftlet", "Net", "Sockets", "Threads", "PlatformHosted"],
                           path: "Sources/Apps/EchoService", exclude: ["manifest"]),
+        .executableTarget(name: "Fetch", dependencies: ["Swiftlet", "Net", "Sockets", "PlatformHosted"],
+                          path: "Sources/Apps/Fetch", exclude: ["manifest"]),
         .executableTarget(name: "HTTPService", dependencies: ["Swiftlet", "Net", "NetHost", "HTTP", "PlatformHosted"],
                           path: "Sources/Apps/HTTPService", exclude: ["manifest"]),
         .executableTarget(name: "NetEcho", dependencies: ["Swiftlet", "Threads", "PlatformHosted"], path: "Sources/Apps/NetEcho",
@@ -86,6 +90,8 @@ let package = Package(
         .testTarget(name: "NetTests", dependencies: ["Net", "TestSupport"]),
         .testTarget(name: "SwiftletTests", dependencies: ["Swiftlet", "PlatformHosted", "TestSupport"]),
         .testTarget(name: "RunnerTests", dependencies: ["Runner"]),
+        .testTarget(name: "NetHostTests", dependencies: ["NetHost", "Swiftlet", "PlatformHosted"]),
+        .testTarget(name: "SocketsTests", dependencies: ["Sockets", "NetHost", "Net", "Threads", "Swiftlet", "PlatformHosted"]),
         .testTarget(name: "HTTPTests", dependencies: ["HTTP", "TestSupport"]),
         .testTarget(name: "MonitorCoreTests", dependencies: ["MonitorCore", "HvtABI", "TestSupport"]),
         .testTarget(name: "BootTests", dependencies: ["Runner"]),
