@@ -60,6 +60,9 @@ public final class VirtioBlock: BlockDevice {
     var slotDone: [Bool]
     var slotOfHead: [UInt16]
     let segments: UnsafeMutableBufferPointer<VirtqueueSegment>
+    /// Notifications repeated because the queue stalled (StallWatch.swift).
+    public private(set) var renotifications = 0
+    var watch = StallWatch(now: 0)
 
     /// Starts the device behind `transport` (nil when it refuses or is
     /// unusable). `wait(deadline)` blocks until the device may have made
@@ -159,6 +162,8 @@ public final class VirtioBlock: BlockDevice {
             try awaitProgress()
         }
         slotOfHead[Int(head)] = UInt16(slot)
+        // The first request out starts the stall watch; later ones leave it running.
+        if queue.chainsInFlight == 1 { watch.progressed(now: Kernel.monotonicClock) }
         if queue.publish() { transport.notify(0) }
         while !slotDone[slot] { try awaitProgress() }
 
@@ -204,6 +209,8 @@ public final class VirtioBlock: BlockDevice {
     /// Takes what the device has finished, or sleeps until it may have
     /// finished something. The interrupt is acknowledged before the ring is
     /// read, so a completion that lands after the read raises a new one.
+    /// A device that finishes nothing for an interval while requests are
+    /// out is notified again (StallWatch.swift).
     func awaitProgress() throws(DeviceError) {
         _ = transport.acknowledgeInterrupt()
         var progressed = false
@@ -216,7 +223,14 @@ public final class VirtioBlock: BlockDevice {
             session.halt()
             throw error
         }
+        let now = Kernel.monotonicClock
+        if progressed { watch.progressed(now: now) }
         if progressed || queue.enableInterrupts() { return }
-        _ = wait(nil)
+        if watch.stalled(now: now) {
+            transport.notify(0)
+            renotifications += 1
+            return
+        }
+        _ = wait(watch.wakeUp(before: nil))
     }
 }

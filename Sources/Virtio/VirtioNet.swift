@@ -3,6 +3,7 @@
 // Receive buffers stay posted all the time (one allocation made at start-up,
 // each buffer re-posted as soon as its frame is copied out); transmitted
 // frames are copied into driver slots, so the caller's buffer is free on return.
+// A queue the device stops serving is notified again (StallWatch.swift).
 // With GUEST_CSUM, a frame the device hands up with a partial checksum
 // (NEEDS_CSUM) is completed here, so callers always see finished frames.
 // Limits: no CSUM (checksum offload on transmit: the NetworkDevice interface
@@ -58,6 +59,11 @@ public final class VirtioNet: NetworkDevice {
     var freeTransmit: [UInt16]
     /// Frames the device delivered that could not be handed up (see the header).
     private(set) var droppedFrames = 0
+    /// Notifications repeated because a queue stalled with buffers published
+    /// (StallWatch.swift): transmit waits that made no progress for an
+    /// interval, and receive kicks after which frames were waiting at once.
+    public private(set) var renotifications = 0
+    var receiveWatch: StallWatch
 
     /// Starts the device behind `transport` (nil when it refuses or is
     /// unusable). `wait(deadline)` blocks until the device may have made
@@ -95,6 +101,7 @@ public final class VirtioNet: NetworkDevice {
         self.receiveBuffers = receive
         self.transmitBuffers = transmit
         freeTransmit = (0..<transmit.count).reversed().map { UInt16($0) }
+        receiveWatch = StallWatch(now: Kernel.monotonicClock)
         // Transmit completions are collected when convenient; interrupts for
         // them are wanted only while a sender waits for a slot.
         transmitQueue.disableInterrupts()
@@ -139,11 +146,19 @@ public final class VirtioNet: NetworkDevice {
         guard let destination = buffer.baseAddress else { throw .invalidRequest }
         if isBroken { throw .ioError }
         _ = transport.acknowledgeInterrupt()
+        var kicked = false
         while true {
             guard let completion = try next(receiveQueue) else {
                 if receiveQueue.enableInterrupts() { continue }
-                return nil
+                // Quiet for an interval: the device may be out of buffers and have
+                // missed our notification (StallWatch.swift).
+                guard !kicked, receiveWatch.stalled(now: Kernel.monotonicClock) else { return nil }
+                kicked = true
+                transport.notify(VirtioNet.receiveQueueIndex)
+                if receiveQueue.hasUsed { renotifications += 1 }
+                continue
             }
+            receiveWatch.progressed(now: Kernel.monotonicClock)
             let index = receiveBuffers.owner[Int(completion.head)]
             let header = receiveBuffers.buffer(index)
             let length = Int(completion.length) - headerLength
@@ -191,22 +206,32 @@ public final class VirtioNet: NetworkDevice {
 
     /// Takes back transmitted slots until `done()` holds (true), sleeping on
     /// the device's event in between; false when `deadline` passed first.
+    /// A device that makes no progress for an interval is notified again (StallWatch.swift).
     func awaitTransmit(until deadline: UInt64?, _ done: () -> Bool) throws(DeviceError) -> Bool {
+        var watch = StallWatch(now: Kernel.monotonicClock)
         while true {
             if isBroken { throw .ioError }
             _ = transport.acknowledgeInterrupt()
             while let completion = try next(transmitQueue) {
                 freeTransmit.append(transmitBuffers.owner[Int(completion.head)])
+                watch.progressed(now: Kernel.monotonicClock)
             }
             if done() {
                 transmitQueue.disableInterrupts()
                 return true
             }
             if transmitQueue.enableInterrupts() { continue }
-            if !wait(deadline), let deadline, Kernel.monotonicClock >= deadline {
+            let now = Kernel.monotonicClock
+            if let deadline, now >= deadline {
                 transmitQueue.disableInterrupts()
                 return false
             }
+            if watch.stalled(now: now) {
+                transport.notify(VirtioNet.transmitQueueIndex)
+                renotifications += 1
+                continue
+            }
+            _ = wait(watch.wakeUp(before: deadline))
         }
     }
 

@@ -7,7 +7,9 @@
 // `wait`, with a hook that plays another thread running meanwhile.
 // Limits: one thread; a driver that waits forever is stopped by breaking its
 // ring after `waitLimit` fruitless waits (recorded in `violations`).
+// `deafQueues` plays a device that misses notifications.
 
+import Foundation
 import Swiftlet
 import TestSupport
 @testable import Virtio
@@ -35,6 +37,13 @@ class SimulatedTransport: VirtioTransport {
     var resetNeverCompletes = false
     var waitLimit = 1000
     var waits = 0
+    /// Queues whose notifications the device misses (QEMU TCG's lost
+    /// wake-up, StallWatch.swift): a missed notification stalls the queue -
+    /// it is served no more, not even while the driver waits - until one is heard.
+    var deafQueues: Set<UInt16> = []
+    private(set) var stalledQueues: Set<UInt16> = []
+    /// Each wait sleeps until its deadline (for drivers that time their waits).
+    var waitsSleep = false
     private var fruitlessWaits = 0
 
     init(legacy: Bool, features: UInt64, config: [UInt8], queueMax: [UInt16]) {
@@ -105,6 +114,11 @@ class SimulatedTransport: VirtioTransport {
     func notify(_ queue: UInt16) {
         if !driverOK { violations.append("notify before DRIVER_OK") }
         notifications[queue, default: 0] += 1
+        if deafQueues.contains(queue) {
+            stalledQueues.insert(queue)
+            return
+        }
+        stalledQueues.remove(queue)
         if processOnNotify { process(queue) }
     }
 
@@ -127,14 +141,17 @@ class SimulatedTransport: VirtioTransport {
 
     /// The device gets time: every queue is served. Subclasses add held work.
     func run() -> Bool {
-        for index in rings.keys.sorted() { process(index) }
+        for index in rings.keys.sorted() where !stalledQueues.contains(index) { process(index) }
         return false
     }
 
     /// The `wait` closure drivers get: the device runs; a driver that keeps
     /// waiting with nothing left to happen has its ring broken so it stops.
-    lazy var waiter: (UInt64?) -> Bool = { [unowned self] _ in
+    lazy var waiter: (UInt64?) -> Bool = { [unowned self] deadline in
         self.waits += 1
+        if self.waitsSleep, let deadline {
+            while Kernel.monotonicClock < deadline { usleep(1000) }
+        }
         let before = self.rings.values.map(\.usedIndex)
         let released = self.run()
         if released || self.rings.values.map(\.usedIndex) != before {

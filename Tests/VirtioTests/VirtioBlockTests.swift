@@ -3,7 +3,8 @@
 // request splitting by size_max/seg_max/queue size, flush, read-only,
 // geometry checks, device errors, malformed completions, and several
 // requests outstanding at once completed in any order (a nested request in
-// `wait` plays another cooperative thread running while this one sleeps).
+// `wait` plays another cooperative thread running while this one sleeps),
+// and a request whose notification the device missed.
 
 import Swiftlet
 import TestSupport
@@ -428,5 +429,24 @@ final class VirtioBlockTests: XCTestCase {
 
     func testOutstandingRequestsUpToEverySlot() throws {
         try concurrentRequests(order: .random(99), depth: 42)
+    }
+
+    /// A request whose notification the device missed (StallWatch.swift)
+    /// completes after the waiting thread notifies again.
+    func testAStalledQueueIsNotifiedAgain() throws {
+        let disk = SimulatedDisk(sectors: 64)
+        let (driver, harness) = start(disk)
+        let block = try XCTUnwrap(driver)
+        disk.deafQueues = [0]
+        disk.waitsSleep = true
+        harness.beforeWait = { disk.deafQueues = [] }  // from now on the device would hear one
+        let data = pattern(4096, seed: 3)
+        try data.withUnsafeBytes { try block.write(at: 0, from: $0) }
+        XCTAssertEqual(block.renotifications, 1)
+        var back = [UInt8](repeating: 0, count: 4096)
+        try back.withUnsafeMutableBytes { try block.read(at: 0, into: $0) }
+        XCTAssertEqual(back, data)
+        XCTAssertEqual(block.renotifications, 1, "a device that hears needs no repeat")
+        XCTAssertEqual(disk.allViolations, [])
     }
 }

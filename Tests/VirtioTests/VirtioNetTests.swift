@@ -2,8 +2,9 @@
 // choice, frames received intact with the receive ring kept full, transmit
 // with header, waiting for transmit slots, size limits, checksum completion
 // for NEEDS_CSUM frames, legacy header layouts, interrupt use, and
-// malformed used entries on either queue.
+// malformed used entries on either queue, queues stalled by missed notifications.
 
+import Foundation
 import Swiftlet
 import TestSupport
 import XCTest
@@ -248,6 +249,47 @@ final class VirtioNetTests: XCTestCase {
         XCTAssertEqual(nic.waits, 2)
         XCTAssertEqual(flagsWhileWaiting, [0, 0], "interrupts wanted while a sender waits")
         XCTAssertEqual(nic.transmitted, frames)
+        XCTAssertEqual(nic.allViolations, [])
+    }
+
+    /// A device that missed the notifications (QEMU TCG's lost wake-up,
+    /// StallWatch.swift) hears the one a waiting sender repeats after an
+    /// interval without progress.
+    func testAStalledTransmitQueueIsNotifiedAgain() throws {
+        let nic = SimulatedNIC(queueMax: 16)
+        let (driver, harness) = start(nic)
+        let net = try XCTUnwrap(driver)
+        nic.deafQueues = [1]
+        nic.waitsSleep = true
+        let frames = (0..<20).map { frame(100, seed: UInt64($0)) }
+        for sent in frames[0..<16] { try send(net, sent) }
+        XCTAssertEqual(nic.transmitted, [], "every notification missed")
+        harness.beforeWait = { nic.deafQueues = [] }  // from now on the device would hear one
+        for sent in frames[16...] { try send(net, sent) }
+        XCTAssertEqual(nic.transmitted, frames)
+        XCTAssertEqual(net.renotifications, 1)
+        XCTAssertEqual(nic.allViolations, [])
+    }
+
+    /// The receive side: the device is out of buffers and missed the
+    /// notifications of the re-posted ones; a receive that finds nothing for
+    /// an interval notifies again, and the frames the device held come in.
+    func testAStalledReceiveQueueIsNotifiedAgain() throws {
+        let nic = SimulatedNIC(queueMax: 16)
+        let (driver, _) = start(nic)
+        let net = try XCTUnwrap(driver)
+        let frames = (0..<24).map { frame(80, seed: UInt64($0)) }
+        nic.deafQueues = [0]
+        for sent in frames { nic.deliver(sent) }  // 16 fill the ring, 8 wait in the device
+        var got: [[UInt8]] = []
+        while let frame = try receive(net) { got.append(frame) }
+        XCTAssertEqual(got.count, 16)
+        nic.deafQueues = []
+        usleep(UInt32(StallWatch.interval / 1000) + 1000)
+        while let frame = try receive(net) { got.append(frame) }
+        XCTAssertEqual(got.count, frames.count)
+        XCTAssert(got == frames, "in order and intact")
+        XCTAssertEqual(net.renotifications, 1)
         XCTAssertEqual(nic.allViolations, [])
     }
 
