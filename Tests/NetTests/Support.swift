@@ -151,6 +151,11 @@ final class SimulatedLink {
         var duplication = 0
         var reordering = 0
         var corruption = 0
+        /// A bottleneck like a tap device's queue: at most `rate` frames per
+        /// direction cross per step, at most `queue` wait; the rest are dropped
+        /// (bursts of loss, as congestion makes them). 0: no bottleneck.
+        var rate = 0
+        var queue = 0
     }
 
     let a: Interface
@@ -160,6 +165,17 @@ final class SimulatedLink {
     var now: UInt64 = 0
     var delivered = 0, lost = 0, duplicated = 0, reordered = 0, corrupted = 0
     private var held: [(Interface, [UInt8])] = []
+    private var toA: [[UInt8]] = [], toB: [[UInt8]] = []
+
+    /// Queues `frames` behind the bottleneck (tail drop) and lets `rate` of them go to `to`.
+    private func bottleneck(_ queue: inout [[UInt8]], _ to: Interface, _ frames: [[UInt8]]) -> [(Interface, [UInt8])] {
+        for frame in frames {
+            if queue.count < faults.queue { queue.append(frame) } else { lost += 1 }
+        }
+        let leaving = queue.prefix(faults.rate).map { (to, $0) }
+        queue.removeFirst(leaving.count)
+        return leaving
+    }
 
     init(_ a: Interface, _ b: Interface, faults: Faults = Faults(), seed: UInt64 = 1) {
         self.a = a
@@ -176,8 +192,12 @@ final class SimulatedLink {
         _ = a.poll(now: now)
         _ = b.poll(now: now)
         var batch: [(Interface, [UInt8])] = []
-        batch += a.drain().map { (b, $0) }
-        batch += b.drain().map { (a, $0) }
+        if faults.rate > 0 {
+            batch = bottleneck(&toB, b, a.drain()) + bottleneck(&toA, a, b.drain())
+        } else {
+            batch += a.drain().map { (b, $0) }
+            batch += b.drain().map { (a, $0) }
+        }
         var out: [(Interface, [UInt8])] = held
         held = []
         for (to, frame) in batch {

@@ -109,6 +109,20 @@ final class TCPLinkTests: XCTestCase {
         XCTAssertGreaterThan(lastClient?.maxSndWnd ?? 0, 65535, "the peer's scaled window")
     }
 
+    /// A bottleneck that drops whole bursts when the windows outgrow its
+    /// queue (what a tap device does to a fast sender): both directions
+    /// must keep going, whatever the burst pattern.
+    func testBulkTransferThroughACongestedBottleneck() throws {
+        var settings = fastSettings()
+        settings.sendBuffer = 256 * 1024
+        settings.receiveBuffer = 256 * 1024
+        for (seed, rate, queue) in [(UInt64(1), 8, 16), (2, 2, 4), (3, 16, 8), (4, 1, 2), (5, 4, 64)] {
+            let faults = SimulatedLink.Faults(reordering: 5, rate: rate, queue: queue)
+            let link = try transfer(2 << 20, faults: faults, seed: seed, steps: 100_000, settings: settings)
+            XCTAssertGreaterThan(link.lost, 0, "seed \(seed): the bottleneck dropped nothing")
+        }
+    }
+
     func testBulkTransferLossyLink() throws {
         for seed in UInt64(1)...3 {
             let faults = SimulatedLink.Faults(loss: 50, duplication: 20, reordering: 50, corruption: 20)
