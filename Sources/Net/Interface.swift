@@ -4,7 +4,11 @@
 //     during the call);
 //   - outbound frames wait in a bounded transmit queue that the driver
 //     drains with `transmit(_:)` (NetworkDevice.transmit per frame; a busy
-//     device leaves the rest queued);
+//     device leaves the rest queued). With `tcpSegmentation` (a device that
+//     cuts TCP segments, NetworkOffloads) a frame may carry many MSS of TCP
+//     data: `transmit` then names the segment size;
+//   - frames the device vouches for skip the TCP/UDP checksum check
+//     (`receive(frame:now:checksumTrusted:)`), which offloads need;
 //   - `poll(now:)` runs the timers (ARP retries and failures, reassembly
 //     timeouts, TCP) and sends what TCP connections have queued, and
 //     returns the next deadline for the scheduler's sleep.
@@ -49,12 +53,17 @@ public struct InterfaceConfiguration {
     public var mtu: Int
     public var ipv4: IPv4Configuration
     public var limits: InterfaceLimits
+    /// The largest frame the device cuts into TCP segments (0: it cannot):
+    /// TCP then queues up to that much new data as one frame.
+    public var tcpSegmentation: Int
 
-    public init(mac: EthernetAddress, mtu: Int = 1500, ipv4: IPv4Configuration, limits: InterfaceLimits = .init()) {
+    public init(mac: EthernetAddress, mtu: Int = 1500, ipv4: IPv4Configuration, limits: InterfaceLimits = .init(),
+                tcpSegmentation: Int = 0) {
         self.mac = mac
         self.mtu = mtu
         self.ipv4 = ipv4
         self.limits = limits
+        self.tcpSegmentation = tcpSegmentation
     }
 }
 
@@ -75,7 +84,8 @@ public final class Interface {
     /// Sees every frame received and every frame queued (a PcapWriter, for example).
     public var tap: (any FrameTap)?
 
-    let transmitQueue: PacketQueue<Void>
+    /// Frames for the device, each with its TCP segment size (0: an ordinary frame).
+    let transmitQueue: PacketQueue<Int>
     var arp: ARPCache
     let pending: ARPPendingFrames
     let reassembler: Reassembler
@@ -93,7 +103,9 @@ public final class Interface {
         let limits = configuration.limits
         let frameSize = configuration.mtu + EthernetHeader.length
         // One extra frame of slack: a queue below its frame limit always has room (see PacketQueue).
-        transmitQueue = PacketQueue(byteCapacity: (limits.transmitQueueFrames + 1) * frameSize,
+        // Segmentation adds room for one large frame (TCP sizes its frames to what fits).
+        transmitQueue = PacketQueue(byteCapacity: (limits.transmitQueueFrames + 1) * frameSize
+                                        + min(configuration.tcpSegmentation, EthernetHeader.length + IPv4Header.maximumDatagram),
                                     maxPackets: limits.transmitQueueFrames)
         arp = ARPCache(capacity: limits.arpCacheEntries, lifetime: limits.arpEntryLifetime,
                        requestInterval: limits.arpRequestInterval, requestAttempts: limits.arpRequestAttempts)
@@ -160,16 +172,25 @@ public final class Interface {
     /// Frames waiting for the device.
     public var queuedFrames: Int { transmitQueue.count }
 
-    /// Hands queued frames to `send` in order, removing each that it accepts;
-    /// stops at the first it refuses (device busy). Returns how many went.
+    /// Hands queued frames to `send` in order with their TCP segment size
+    /// (0: an ordinary frame; see `InterfaceConfiguration.tcpSegmentation`),
+    /// removing each that it accepts; stops at the first it refuses (device
+    /// busy). Returns how many went.
     @discardableResult
-    public func transmit(_ send: (UnsafeRawBufferPointer) -> Bool) -> Int {
+    public func transmit(_ send: (UnsafeRawBufferPointer, Int) -> Bool) -> Int {
         var sent = 0
-        while transmitQueue.withFirst({ _, frame in send(frame) }) == true {
+        while transmitQueue.withFirst({ segmentSize, frame in send(frame, segmentSize) }) == true {
             transmitQueue.removeFirst()
             sent += 1
         }
         return sent
+    }
+
+    /// The same for a link without TCP segmentation.
+    @discardableResult
+    public func transmit(_ send: (UnsafeRawBufferPointer) -> Bool) -> Int {
+        precondition(configuration.tcpSegmentation == 0, "this link segments TCP: use transmit { frame, segmentSize in }")
+        return transmit { frame, _ in send(frame) }
     }
 
     // MARK: UDP

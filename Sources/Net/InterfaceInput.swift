@@ -7,24 +7,25 @@
 
 extension Interface {
     /// Processes one inbound frame (without FCS). The bytes are only read during the call.
-    public func receive(frame: UnsafeRawBufferPointer, now: UInt64) {
+    /// `checksumTrusted`: the device vouches for the TCP or UDP checksum (ReceivedFrame).
+    public func receive(frame: UnsafeRawBufferPointer, now: UInt64, checksumTrusted: Bool = false) {
         counters.framesReceived &+= 1
         tap?.record(frame: frame, direction: .received, at: now)
         do throws(DropReason) {
-            try input(frame, now: now)
+            try input(frame, now: now, checksumTrusted: checksumTrusted)
         } catch {
             counters.drops.count(error)
         }
     }
 
-    private func input(_ frame: UnsafeRawBufferPointer, now: UInt64) throws(DropReason) {
+    private func input(_ frame: UnsafeRawBufferPointer, now: UInt64, checksumTrusted: Bool) throws(DropReason) {
         let ethernet = try EthernetHeader.parse(frame)
         // A host accepts its own address and broadcast; no multicast groups yet.
         guard ethernet.destination == mac || ethernet.destination.isBroadcast else { throw .ethernetNotForUs }
         let payload = frame.dropping(EthernetHeader.length)
         switch ethernet.etherType {
         case EtherType.arp: try arpInput(payload, now: now)
-        case EtherType.ipv4: try ipv4Input(payload, now: now)
+        case EtherType.ipv4: try ipv4Input(payload, now: now, checksumTrusted: checksumTrusted)
         default: throw .ethernetUnknownType
         }
     }
@@ -66,7 +67,7 @@ extension Interface {
 
     // MARK: IPv4
 
-    private func ipv4Input(_ bytes: UnsafeRawBufferPointer, now: UInt64) throws(DropReason) {
+    private func ipv4Input(_ bytes: UnsafeRawBufferPointer, now: UInt64, checksumTrusted: Bool) throws(DropReason) {
         let header = try IPv4Header.parse(bytes)
         let source = header.source
         // RFC 1122 §3.2.1.3: broadcast and multicast never name a sender; our own address is a loop or a forgery.
@@ -78,26 +79,26 @@ extension Interface {
         guard (header.destination == address && !address.isUnspecified) || broadcast else { throw .ipv4NotForUs }
         let datagram = bytes.slice(0..<header.totalLength)
         guard header.isFragment else {
-            return try deliver(header, datagram, broadcast: broadcast, now: now)
+            return try deliver(header, datagram, broadcast: broadcast, checksumTrusted: checksumTrusted, now: now)
         }
         guard let whole = try reassembler.insert(header, packet: datagram, now: now, drops: &counters.drops) else {
             return
         }
         counters.datagramsReassembled &+= 1
-        try deliver(try IPv4Header.parse(whole), whole, broadcast: broadcast, now: now)
+        try deliver(try IPv4Header.parse(whole), whole, broadcast: broadcast, checksumTrusted: false, now: now)
     }
 
     /// Hands a whole datagram (header included, trimmed) to its protocol.
     private func deliver(_ header: IPv4Header, _ datagram: UnsafeRawBufferPointer,
-                         broadcast: Bool, now: UInt64) throws(DropReason) {
+                         broadcast: Bool, checksumTrusted: Bool, now: UInt64) throws(DropReason) {
         let payload = datagram.dropping(header.headerLength)
         switch header.protocolNumber {
         case IPProtocol.icmp:
             try icmpInput(header, payload, broadcast: broadcast, now: now)
         case IPProtocol.udp:
-            try udpInput(header, datagram, broadcast: broadcast, now: now)
+            try udpInput(header, datagram, broadcast: broadcast, checksumTrusted: checksumTrusted, now: now)
         case IPProtocol.tcp:
-            try tcpInput(header, payload, broadcast: broadcast, now: now)
+            try tcpInput(header, payload, broadcast: broadcast, checksumTrusted: checksumTrusted, now: now)
         default:
             sendUnreachable(code: ICMPv4Header.UnreachableCode.protocol, about: header, datagram,
                             broadcast: broadcast, now: now)
@@ -152,9 +153,10 @@ extension Interface {
     // MARK: UDP
 
     private func udpInput(_ ip: IPv4Header, _ datagram: UnsafeRawBufferPointer,
-                          broadcast: Bool, now: UInt64) throws(DropReason) {
+                          broadcast: Bool, checksumTrusted: Bool, now: UInt64) throws(DropReason) {
         let bytes = datagram.dropping(ip.headerLength)
-        let header = try UDPHeader.parse(bytes, source: ip.source, destination: ip.destination)
+        let header = try UDPHeader.parse(bytes, source: ip.source, destination: ip.destination,
+                                         checksumTrusted: checksumTrusted)
         guard let socket = udp.socket(port: header.destinationPort) else {
             sendUnreachable(code: ICMPv4Header.UnreachableCode.port, about: ip, datagram, broadcast: broadcast, now: now)
             throw .udpNoSocket

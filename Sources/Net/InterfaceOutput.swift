@@ -4,7 +4,8 @@
 // Fragmentation on send: datagrams larger than the MTU are cut into
 // fragments of (MTU - 20) rounded down to 8 bytes; up to 65535 bytes in all.
 // Capacity for every fragment is checked before the first is queued, so a
-// datagram goes out whole or not at all (SendError.queueFull).
+// datagram goes out whole or not at all (SendError.queueFull). A TCP frame
+// for a segmenting device (`segmentSize` > 0) is never fragmented.
 // Tests: Tests/NetTests/InputTests.swift (routing, queues), LinkTests.swift (fragmentation).
 
 extension Interface {
@@ -65,21 +66,23 @@ extension Interface {
 
     // MARK: IPv4
 
-    /// Sends one datagram whose payload (`payloadLength` bytes) `fill` writes in place.
-    func sendIPv4(to destination: IPv4Address, protocol number: UInt8, payloadLength: Int, now: UInt64,
-                  fill: (UnsafeMutableRawBufferPointer) -> Void) throws(SendError) {
+    /// Sends one datagram whose payload (`payloadLength` bytes) `fill` writes in place;
+    /// with `segmentSize` it is one frame the device cuts into TCP segments.
+    func sendIPv4(to destination: IPv4Address, protocol number: UInt8, payloadLength: Int, segmentSize: Int = 0,
+                  now: UInt64, fill: (UnsafeMutableRawBufferPointer) -> Void) throws(SendError) {
         guard payloadLength <= IPv4Header.maximumDatagram - IPv4Header.minimumLength else { throw .messageTooLong }
         let hop = try nextHop(for: destination)
         let perFrame = mtu - IPv4Header.minimumLength
         let fragmentSize = perFrame & ~7
-        let frames = payloadLength <= perFrame ? 1 : (payloadLength + fragmentSize - 1) / fragmentSize
+        let frames = payloadLength <= perFrame || segmentSize > 0 ? 1 : (payloadLength + fragmentSize - 1) / fragmentSize
         let target = try linkTarget(hop, frames: frames, now: now)
         var header = IPv4Header(source: address, destination: destination, protocolNumber: number,
                                 payloadLength: payloadLength)
         header.identification = nextIdentification
         nextIdentification &+= 1
         if frames == 1 {
-            emitFrame(to: target, etherType: EtherType.ipv4, length: header.totalLength, now: now) { packet in
+            emitFrame(to: target, etherType: EtherType.ipv4, length: header.totalLength, segmentSize: segmentSize,
+                      now: now) { packet in
                 header.emit(into: packet)
                 fill(packet.dropping(IPv4Header.minimumLength))
             }
@@ -134,6 +137,19 @@ extension Interface {
         return .awaiting(hop)
     }
 
+    /// The most TCP data one queued frame to `destination` may carry: `mss`,
+    /// or with TCP segmentation as many whole MSS as the device and the
+    /// transmit queue take now, when the next hop is resolved (frames that
+    /// wait for ARP have MTU-sized slots).
+    func tcpFrameLimit(mss: Int, to destination: IPv4Address, now: UInt64) -> Int {
+        guard configuration.tcpSegmentation > 0, let hop = try? nextHop(for: destination),
+              arp.lookup(hop, now: now) != nil else { return mss }
+        let headers = EthernetHeader.length + IPv4Header.minimumLength + TCPHeader.maximumLength
+        let room = min(configuration.tcpSegmentation, transmitQueue.largestReservation,
+                       EthernetHeader.length + IPv4Header.maximumDatagram) - headers
+        return max(mss, room - room % mss)
+    }
+
     private func requireTransmitSpace(_ frames: Int) throws(SendError) {
         guard transmitQueue.maxPackets - transmitQueue.count >= frames else {
             counters.drops.count(.transmitQueueFull, frames)
@@ -147,7 +163,7 @@ extension Interface {
     /// payload, zero padding up to the minimum frame. Queued for the device,
     /// or kept until ARP answers (the destination address is written then).
     @discardableResult
-    func emitFrame(to target: LinkTarget, etherType: UInt16, length: Int, now: UInt64,
+    func emitFrame(to target: LinkTarget, etherType: UInt16, length: Int, segmentSize: Int = 0, now: UInt64,
                    _ write: (UnsafeMutableRawBufferPointer) -> Void) -> Bool {
         let payloadEnd = EthernetHeader.length + length
         let frameLength = max(payloadEnd, EthernetHeader.minimumFrameLength)
@@ -159,7 +175,7 @@ extension Interface {
         }
         switch target {
         case .resolved(let destination):
-            return queueFrame(length: frameLength, now: now) { build($0, destination) }
+            return queueFrame(length: frameLength, segmentSize: segmentSize, now: now) { build($0, destination) }
         case .awaiting(let hop):
             guard pending.store(nextHop: hop, length: frameLength, { build($0, .zero) }) else {
                 counters.drops.count(.arpQueueFull)
@@ -171,13 +187,14 @@ extension Interface {
 
     /// Puts a frame of `length` bytes, written by `write`, on the transmit queue.
     @discardableResult
-    func queueFrame(length: Int, now: UInt64, _ write: (UnsafeMutableRawBufferPointer) -> Void) -> Bool {
+    func queueFrame(length: Int, segmentSize: Int = 0, now: UInt64,
+                    _ write: (UnsafeMutableRawBufferPointer) -> Void) -> Bool {
         guard let frame = transmitQueue.reserve(length) else {
             counters.drops.count(.transmitQueueFull)
             return false
         }
         write(frame)
-        transmitQueue.commit(length: length, meta: ())
+        transmitQueue.commit(length: length, meta: segmentSize)
         counters.framesQueued &+= 1
         tap?.record(frame: UnsafeRawBufferPointer(frame), direction: .transmitted, at: now)
         return true

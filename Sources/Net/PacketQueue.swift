@@ -79,6 +79,14 @@ public final class PacketQueue<Meta> {
         while count > 0 { removeFirst() }
     }
 
+    /// The longest packet `reserve` would take now (0 when the packet limit is reached).
+    public var largestReservation: Int {
+        guard count < maxPackets else { return 0 }
+        guard let oldest = records[head], count > 0 else { return storage.count }
+        if writeOffset > oldest.offset { return max(storage.count - writeOffset, oldest.offset) }
+        return oldest.offset - writeOffset
+    }
+
     /// Where `length` contiguous bytes fit after the newest packet and before the oldest.
     private func placement(for length: Int) -> Int? {
         guard let oldest = records[head], count > 0 else {

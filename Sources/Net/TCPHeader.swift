@@ -116,17 +116,20 @@ public struct TCPHeader: Equatable {
     }
 
     /// Parses and checks a whole segment (the IP payload, trimmed to the datagram).
-    /// The data is `segment.dropping(headerLength)`.
-    public static func parse(_ segment: UnsafeRawBufferPointer,
-                             source: IPv4Address, destination: IPv4Address) throws(DropReason) -> TCPHeader {
+    /// The data is `segment.dropping(headerLength)`. A `checksumTrusted` segment
+    /// (the device vouches for it) is not summed.
+    public static func parse(_ segment: UnsafeRawBufferPointer, source: IPv4Address, destination: IPv4Address,
+                             checksumTrusted: Bool = false) throws(DropReason) -> TCPHeader {
         guard segment.count >= minimumLength else { throw .tcpTruncated }
         let headerLength = Int(segment[12] >> 4) * 4
         guard headerLength >= minimumLength else { throw .tcpHeaderLength }
         guard headerLength <= segment.count else { throw .tcpTruncated }
-        var checksum = InternetChecksum.pseudoHeader(source: source, destination: destination,
-                                                     protocol: IPProtocol.tcp, length: segment.count)
-        checksum.add(segment)
-        guard checksum.isValid else { throw .tcpChecksum }
+        if !checksumTrusted {
+            var checksum = InternetChecksum.pseudoHeader(source: source, destination: destination,
+                                                         protocol: IPProtocol.tcp, length: segment.count)
+            checksum.add(segment)
+            guard checksum.isValid else { throw .tcpChecksum }
+        }
         var header = TCPHeader(sourcePort: segment.be16(0), destinationPort: segment.be16(2),
                                sequenceNumber: segment.be32(4), acknowledgmentNumber: segment.be32(8),
                                flags: TCPFlags(rawValue: segment[13] & 0x3f), window: segment.be16(14))
@@ -168,8 +171,10 @@ public struct TCPHeader: Equatable {
     }
 
     /// Writes the header at the start of `segment` (exactly header plus data,
-    /// data already in place at `headerLength`) with its checksum.
-    public func emit(into segment: UnsafeMutableRawBufferPointer, source: IPv4Address, destination: IPv4Address) {
+    /// data already in place at `headerLength`) with its checksum - or, for a
+    /// device that completes it (`partialChecksum`), the pseudo-header's sum.
+    public func emit(into segment: UnsafeMutableRawBufferPointer, source: IPv4Address, destination: IPv4Address,
+                     partialChecksum: Bool = false) {
         segment.setBE16(sourcePort, at: 0)
         segment.setBE16(destinationPort, at: 2)
         segment.setBE32(sequenceNumber, at: 4)
@@ -211,6 +216,10 @@ public struct TCPHeader: Equatable {
         segment.zero(offset..<headerLength)
         var checksum = InternetChecksum.pseudoHeader(source: source, destination: destination,
                                                      protocol: IPProtocol.tcp, length: segment.count)
+        if partialChecksum {
+            segment.setBE16(checksum.folded, at: 16)
+            return
+        }
         checksum.add(UnsafeRawBufferPointer(segment))
         segment.setBE16(checksum.value, at: 16)
     }

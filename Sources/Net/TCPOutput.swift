@@ -77,14 +77,20 @@ extension TCPConnection {
     }
 
     /// Sends the next data (and/or FIN) segment if the windows, Nagle and the queue allow; false otherwise.
-    /// A tail loss probe (TCPRecovery.swift) needs only the peer's window.
+    /// A tail loss probe (TCPRecovery.swift) needs only the peer's window. New data may go as
+    /// one frame of whole MSS for a device that segments it (Interface.tcpFrameLimit); what
+    /// goes again, and probes, go one MSS at a time.
     func sendOneSegment(now: UInt64, via interface: Interface, probe: Bool = false) -> Bool {
         let offset = sndNxt.seqAfter(sendBase) ? sndNxt.seqDistance(from: sendBase) : 0
         let unsent = max(sendBuffer.count - offset, 0)
         let inFlight = sndNxt.seqDistance(from: sndUna)
         let window = probe ? sndWnd : min(sndWnd, congestionWindow + limitedTransmitAllowance)
         let usable = max(window - inFlight, 0)
-        let length = min(unsent, usable, sendMSS)
+        let frameLimit = probe || sndNxt.seqBefore(sndMax) ? sendMSS
+            : interface.tcpFrameLimit(mss: sendMSS, to: remote.address, now: now)
+        var length = min(unsent, usable, frameLimit)
+        // Whole MSS only, except for the last of the data (as without segmentation).
+        if length > sendMSS && length < unsent { length -= length % sendMSS }
         // The FIN rides on the last data, or goes alone once all data is out (it needs no window).
         let fin = finQueued && !sndNxt.seqAfter(finSequence) && length == unsent
         guard length > 0 || fin else { return false }
@@ -94,7 +100,7 @@ extension TCPConnection {
         if fin { flags.insert(.fin) }
         if length > 0 && length == unsent { flags.insert(.psh) }
         guard transmit(sequence: sndNxt, flags: flags, options: TCPOptions(), dataOffset: offset, length: length,
-                       now: now, via: interface) else { return false }
+                       segmentSize: length > sendMSS ? sendMSS : 0, now: now, via: interface) else { return false }
         let end = sndNxt &+ UInt32(length + (fin ? 1 : 0))
         // Go-back-N after a timeout resends up to SND.MAX, and may carry new data beyond it.
         if sndNxt.seqBefore(sndMax) { rackResent(start: sndNxt, end: end.seqBefore(sndMax) ? end : sndMax, now: now) }
@@ -138,9 +144,10 @@ extension TCPConnection {
                      now: now, via: interface)
     }
 
-    /// Builds and queues one segment; every segment carries our ACK and window, so owed ACKs are paid.
+    /// Builds and queues one segment (with `segmentSize`, a frame the device cuts
+    /// into segments); every segment carries our ACK and window, so owed ACKs are paid.
     func transmit(sequence: UInt32, flags: TCPFlags, options: TCPOptions, dataOffset: Int, length: Int,
-                  now: UInt64, via interface: Interface) -> Bool {
+                  segmentSize: Int = 0, now: UInt64, via interface: Interface) -> Bool {
         var options = options
         if timestampsOn && options.timestamps == nil {
             options.timestamps = TCPTimestamps(value: timestampClock(now), echoReply: tsRecent)
@@ -171,7 +178,7 @@ extension TCPConnection {
                                acknowledgmentNumber: acking ? rcvNxt : 0, flags: flags,
                                window: UInt16(window), options: options)
         guard interface.transmitTCP(header, to: remote.address, data: sendBuffer, offset: dataOffset,
-                                    length: length, now: now) else { return false }
+                                    length: length, segmentSize: segmentSize, now: now) else { return false }
         if acking {
             rcvEdge = rcvNxt &+ UInt32(window << shift)
             lastAckSent = rcvNxt

@@ -114,11 +114,17 @@ extension TCPConnection {
 
     // MARK: the log
 
-    /// New data [start, end) went out.
+    /// New data [start, end) went out: one record per MSS, so a frame the
+    /// device segmented is logged as the segments the peer will see.
     func rackSent(start: UInt32, end: UInt32, now: UInt64) {
         guard rackOn else { return }
         sentLog.reserve(min(settings.sendBuffer / max(sendMSS, 1) + 8, 4096))
-        sentLog.append(start: start, end: end, now: now)
+        var piece = start
+        repeat {
+            let next = end.seqDistance(from: piece) > sendMSS ? piece &+ UInt32(sendMSS) : end
+            sentLog.append(start: piece, end: next, now: now)
+            piece = next
+        } while piece != end
     }
 
     /// [start, end) went out again: its records are in flight anew.

@@ -201,8 +201,10 @@ extension Interface {
 
     // MARK: input
 
-    func tcpInput(_ ip: IPv4Header, _ bytes: UnsafeRawBufferPointer, broadcast: Bool, now: UInt64) throws(DropReason) {
-        let header = try TCPHeader.parse(bytes, source: ip.source, destination: ip.destination)
+    func tcpInput(_ ip: IPv4Header, _ bytes: UnsafeRawBufferPointer, broadcast: Bool, checksumTrusted: Bool,
+                  now: UInt64) throws(DropReason) {
+        let header = try TCPHeader.parse(bytes, source: ip.source, destination: ip.destination,
+                                         checksumTrusted: checksumTrusted)
         // TCP is unicast only (RFC 1122 §4.2.3.10): no answer either.
         guard !broadcast else { throw .tcpBroadcast }
         counters.tcpSegmentsReceived &+= 1
@@ -264,20 +266,23 @@ extension Interface {
     // MARK: output
 
     /// Frames and queues one segment whose data is `length` bytes at `offset` in `data`.
+    /// Queues one segment; with `segmentSize` > 0 a frame the device cuts
+    /// into segments of that much data (TCP segmentation offload).
     func transmitTCP(_ header: TCPHeader, to destination: IPv4Address, data: ByteRing, offset: Int, length: Int,
-                     now: UInt64) -> Bool {
+                     segmentSize: Int = 0, now: UInt64) -> Bool {
         let headerLength = header.headerLength
         let total = headerLength + length
         let source = address
         do throws(SendError) {
-            try sendIPv4(to: destination, protocol: IPProtocol.tcp, payloadLength: total, now: now) { segment in
+            try sendIPv4(to: destination, protocol: IPProtocol.tcp, payloadLength: total, segmentSize: segmentSize,
+                         now: now) { segment in
                 if length > 0 { data.copy(from: offset, into: segment.slice(headerLength..<total)) }
-                header.emit(into: segment, source: source, destination: destination)
+                header.emit(into: segment, source: source, destination: destination, partialChecksum: segmentSize > 0)
             }
         } catch {
             return false
         }
-        counters.tcpSegmentsSent &+= 1
+        counters.tcpSegmentsSent &+= segmentSize > 0 ? UInt64((length + segmentSize - 1) / segmentSize) : 1
         return true
     }
 

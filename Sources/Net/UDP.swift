@@ -22,13 +22,13 @@ public struct UDPHeader: Equatable {
 
     /// Parses and checks a datagram (the IP payload). The data is
     /// `datagram.slice(8..<length)`; IP payload bytes after `length` are ignored.
-    public static func parse(_ datagram: UnsafeRawBufferPointer,
-                             source: IPv4Address, destination: IPv4Address) throws(DropReason) -> UDPHeader {
+    public static func parse(_ datagram: UnsafeRawBufferPointer, source: IPv4Address, destination: IPv4Address,
+                             checksumTrusted: Bool = false) throws(DropReason) -> UDPHeader {
         guard datagram.count >= length else { throw .udpTruncated }
         let header = UDPHeader(sourcePort: datagram.be16(0), destinationPort: datagram.be16(2),
                                payloadLength: Int(datagram.be16(4)) - length)
         guard header.length >= length, header.length <= datagram.count else { throw .udpLength }
-        if datagram.be16(6) != 0 {
+        if datagram.be16(6) != 0 && !checksumTrusted {
             var checksum = InternetChecksum.pseudoHeader(source: source, destination: destination,
                                                          protocol: IPProtocol.udp, length: header.length)
             checksum.add(datagram.slice(0..<header.length))

@@ -9,8 +9,10 @@
 // let go after the next frame of its batch: inbound when the device has no
 // newer frame, outbound at `endTransmitBatch`, so nothing is held while the
 // stack sleeps. Corruption flips one byte after the Ethernet header (the
-// checksums must catch it). Limits: one frame held per direction; only services
-// built on NetworkHost use it (it wraps their device).
+// checksums must catch it: a corrupted frame is never `checksumTrusted`).
+// The device's offloads stay off, so faults hit frames as they cross the link.
+// Limits: one frame held per direction; only services built on NetworkHost
+// use it (it wraps their device).
 // Tests: Tests/NetHostTests/LinkFaultsTests.swift.
 
 import Net
@@ -103,10 +105,10 @@ public final class FaultyNetworkDevice: NetworkDevice {
     public private(set) var inbound = LinkFaultCounters()
     public private(set) var outbound = LinkFaultCounters()
     private var random: SeededRandom
-    private var heldInbound: [UInt8]?
+    private var heldInbound: (bytes: [UInt8], trusted: Bool)?
     private var heldOutbound: [UInt8]?
     /// Inbound frames to hand out before asking the device (duplicates, released holds).
-    private var ready: [[UInt8]] = []
+    private var ready: [(bytes: [UInt8], trusted: Bool)] = []
 
     /// The generator's seed (the given one, or a random one to report).
     public let seed: UInt64
@@ -123,10 +125,10 @@ public final class FaultyNetworkDevice: NetworkDevice {
     public var mtu: Int { inner.mtu }
     public var event: DeviceEvent { inner.event }
 
-    public func receive(into buffer: UnsafeMutableRawBufferPointer) throws(DeviceError) -> Int? {
+    public func receive(into buffer: UnsafeMutableRawBufferPointer) throws(DeviceError) -> ReceivedFrame? {
         if !ready.isEmpty { return deliver(ready.removeFirst(), into: buffer) }
         while true {
-            guard let length = try inner.receive(into: buffer) else {
+            guard var received = try inner.receive(into: buffer) else {
                 // Nothing newer arrived: the held frame goes now.
                 if let held = heldInbound {
                     heldInbound = nil
@@ -135,12 +137,16 @@ public final class FaultyNetworkDevice: NetworkDevice {
                 return nil
             }
             inbound.frames += 1
-            let frame = UnsafeMutableRawBufferPointer(rebasing: buffer[0..<length])
+            let frame = UnsafeMutableRawBufferPointer(rebasing: buffer[0..<received.length])
             if roll(faults.loss) { inbound.dropped += 1; continue }
-            if roll(faults.corrupt) { corruptByte(frame); inbound.corrupted += 1 }
-            if roll(faults.duplicate) { ready.append(Array(frame)); inbound.duplicated += 1 }
+            if roll(faults.corrupt) {
+                corruptByte(frame)
+                received.checksumTrusted = false
+                inbound.corrupted += 1
+            }
+            if roll(faults.duplicate) { ready.append((Array(frame), received.checksumTrusted)); inbound.duplicated += 1 }
             if heldInbound == nil && roll(faults.reorder) {
-                heldInbound = Array(frame)
+                heldInbound = (Array(frame), received.checksumTrusted)
                 inbound.reordered += 1
                 continue
             }
@@ -148,11 +154,12 @@ public final class FaultyNetworkDevice: NetworkDevice {
                 heldInbound = nil
                 ready.append(held)
             }
-            return length
+            return received
         }
     }
 
-    public func transmit(_ frame: UnsafeRawBufferPointer) throws(DeviceError) {
+    public func transmit(_ frame: UnsafeRawBufferPointer, segmentSize: Int) throws(DeviceError) {
+        guard segmentSize == 0 else { throw .invalidRequest }
         outbound.frames += 1
         if roll(faults.loss) { outbound.dropped += 1; return }
         var copy: [UInt8]?
@@ -205,10 +212,11 @@ public final class FaultyNetworkDevice: NetworkDevice {
         Console.print("net-faults \(name) \(direction) (seed \(seed)): \(c.frames) frames, \(c.dropped) dropped, \(c.corrupted) corrupted, \(c.duplicated) duplicated, \(c.reordered) reordered")
     }
 
-    private func deliver(_ frame: [UInt8], into buffer: UnsafeMutableRawBufferPointer) -> Int? {
-        guard frame.count <= buffer.count else { return nil }
-        frame.withUnsafeBytes { buffer.copyMemory(from: $0) }
-        return frame.count
+    private func deliver(_ frame: (bytes: [UInt8], trusted: Bool),
+                         into buffer: UnsafeMutableRawBufferPointer) -> ReceivedFrame? {
+        guard frame.bytes.count <= buffer.count else { return nil }
+        frame.bytes.withUnsafeBytes { buffer.copyMemory(from: $0) }
+        return ReceivedFrame(length: frame.bytes.count, checksumTrusted: frame.trusted)
     }
 
     private func corruptByte(_ frame: UnsafeMutableRawBufferPointer) {

@@ -4,7 +4,8 @@
 // or by DHCP without `--ipv4` (DHCPSetup.swift), move frames between the
 // device and the stack, and sleep on the device's event until the stack's
 // next deadline. `--net-faults=` puts the device behind the fault
-// middleware (LinkFaults.swift). Errors end the unikernel with one line
+// middleware (LinkFaults.swift); without it the device's offloads are
+// turned on (TCP segmentation, merged receive). Errors end the unikernel with one line
 // named after the application: 3 no network device, 4 a bad option or no
 // DHCP lease, 1 a device failure, 2 a minute without any frame.
 // Limits: one device, one interface. Services use it through the socket
@@ -61,15 +62,19 @@ public final class NetworkHost {
         }
     }
 
-    /// `device` with an interface of `ipv4` (for tests and applications that configure themselves).
+    /// `device` with an interface of `ipv4` (for tests and applications that
+    /// configure themselves), using every offload the device has.
     public init(device: any NetworkDevice, ipv4: IPv4Configuration, limits: InterfaceLimits = InterfaceLimits(),
                 application: StaticString) throws(ConfigurationError) {
         self.application = application
         self.device = device
         let m = device.mac.bytes
+        let offloads = device.enableOffloads()
         interface = try Interface(configuration: InterfaceConfiguration(
-            mac: EthernetAddress(m.0, m.1, m.2, m.3, m.4, m.5), mtu: device.mtu, ipv4: ipv4, limits: limits))
-        frame = UnsafeMutableRawBufferPointer.allocate(byteCount: device.mtu + 14, alignment: 16)
+            mac: EthernetAddress(m.0, m.1, m.2, m.3, m.4, m.5), mtu: device.mtu, ipv4: ipv4, limits: limits,
+            tcpSegmentation: offloads.tcpSegmentation))
+        frame = UnsafeMutableRawBufferPointer.allocate(
+            byteCount: offloads.mergedReceive ? NetworkOffloads.largestFrame : device.mtu + 14, alignment: 16)
         lastFrame = Kernel.monotonicClock
         if ipv4.isConfigured { interface.announce(now: lastFrame) }
     }
@@ -105,15 +110,16 @@ public final class NetworkHost {
     /// Hands every frame waiting on the device to the stack.
     public func receiveFrames(now: UInt64) {
         while true {
-            let length: Int?
-            do { length = try device.receive(into: frame) } catch {
+            let received: ReceivedFrame?
+            do { received = try device.receive(into: frame) } catch {
                 // An oversized frame was dropped by the device; anything else is fatal.
                 if error == .invalidRequest { continue }
                 Console.print("\(application): receive failed")
                 Kernel.exit(1)
             }
-            guard let length else { return }
-            interface.receive(frame: UnsafeRawBufferPointer(rebasing: frame[0..<length]), now: now)
+            guard let received else { return }
+            interface.receive(frame: UnsafeRawBufferPointer(rebasing: frame[0..<received.length]), now: now,
+                              checksumTrusted: received.checksumTrusted)
             lastFrame = now
         }
     }
@@ -123,7 +129,7 @@ public final class NetworkHost {
     public func transmitFrames(now: UInt64) -> UInt64 {
         let renewal = dhcp?.poll(now: now) { report($0) } ?? UInt64.max
         let deadline = min(interface.poll(now: now) ?? UInt64.max, now &+ Interface.second, renewal)
-        _ = interface.transmit { (try? device.transmit($0)) != nil }
+        _ = interface.transmit { frame, segmentSize in (try? device.transmit(frame, segmentSize: segmentSize)) != nil }
         try? device.endTransmitBatch()
         return deadline
     }

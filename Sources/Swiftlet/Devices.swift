@@ -1,10 +1,11 @@
-// The device interfaces every platform offers to applications and, later, to
-// the network stack: block devices and network devices. hvt implements them
-// with hypercalls now; virtio-blk/-net on pc and files/taps on hosted follow
-// (issue 5). Devices are discovered when the application first asks for them
-// (the platform registers them then), so an image that never does carries no
-// device code at all.
-// Tests: Tests/SwiftletTests/DevicesTests.swift.
+// The device interfaces every platform offers to applications and to the
+// network stack: block devices and network devices (hvt: hypercalls; pc:
+// virtio-blk/-net; hosted: files and taps). Network devices may take work
+// off the stack (NetworkOffloads: TCP segmentation, merged receive with
+// trusted checksums) once the stack turns it on. Devices are discovered when
+// the application first asks for them (the platform registers them then),
+// so an image that never does carries no device code at all.
+// Tests: through each platform's devices (Tests/VirtioTests, Tests/BootTests).
 
 public enum DeviceError: Error, Equatable {
     /// Misaligned or out-of-range offset or length, or a bad frame size.
@@ -49,16 +50,62 @@ public protocol BlockDevice: AnyObject {
     func flush() throws(DeviceError)
 }
 
+/// Work a network device can take off the stack (smoltcp's device
+/// capabilities, Linux's tap offloads). Off until the stack asks
+/// (`enableOffloads`), so a user of raw frames always sees frames as they
+/// cross the link.
+public struct NetworkOffloads: Equatable {
+    /// TCP segmentation: `transmit(_:segmentSize:)` takes IPv4 TCP frames of
+    /// up to this many bytes and cuts them into segments; 0 when off.
+    public var tcpSegmentation: Int
+    /// `receive` may return TCP segments the host merged, up to
+    /// `NetworkOffloads.largestFrame` bytes (more than mtu + 14).
+    public var mergedReceive: Bool
+
+    /// An IPv4 datagram of 65,535 bytes in an Ethernet frame.
+    public static let largestFrame = 65_535 + 14
+
+    public init(tcpSegmentation: Int = 0, mergedReceive: Bool = false) {
+        self.tcpSegmentation = tcpSegmentation
+        self.mergedReceive = mergedReceive
+    }
+}
+
+/// One frame `NetworkDevice.receive` delivered.
+public struct ReceivedFrame: Equatable {
+    /// Bytes of the frame, from the Ethernet header on.
+    public var length: Int
+    /// The host checked the TCP or UDP checksum, or left it to us as a
+    /// partial sum (only with offloads on): the stack must not check it.
+    public var checksumTrusted: Bool
+
+    public init(length: Int, checksumTrusted: Bool = false) {
+        self.length = length
+        self.checksumTrusted = checksumTrusted
+    }
+}
+
 public protocol NetworkDevice: AnyObject {
     var name: RawArgument { get }
     var mac: MACAddress { get }
     var mtu: Int { get }
     /// Reported when a frame may be waiting (`Events.wait(for:until:)`).
     var event: DeviceEvent { get }
-    /// Receives one Ethernet frame into `buffer`: its length, or nil when none is waiting.
-    func receive(into buffer: UnsafeMutableRawBufferPointer) throws(DeviceError) -> Int?
+    /// Receives one Ethernet frame into `buffer` (mtu + 14 bytes, or
+    /// `NetworkOffloads.largestFrame` with merged receive on); nil when none is waiting.
+    func receive(into buffer: UnsafeMutableRawBufferPointer) throws(DeviceError) -> ReceivedFrame?
     /// Sends one Ethernet frame (header included, at most mtu + 14 bytes).
+    /// With `segmentSize` > 0 (TCP segmentation on) the frame is one IPv4 TCP
+    /// segment of up to `offloads.tcpSegmentation` bytes whose checksum field
+    /// holds the pseudo-header sum; the device sends it as segments of
+    /// `segmentSize` payload bytes with their checksums completed.
+    func transmit(_ frame: UnsafeRawBufferPointer, segmentSize: Int) throws(DeviceError)
+    /// Sends one ordinary frame (`segmentSize` 0). A requirement, not just an
+    /// extension method: Embedded Swift cannot call those on `any NetworkDevice`.
     func transmit(_ frame: UnsafeRawBufferPointer) throws(DeviceError)
+    /// Turns on every offload the device has, for a caller that handles all
+    /// of them (the network stack); returns what is on. None by default.
+    func enableOffloads() -> NetworkOffloads
     /// Returns once the frames sent so far have left (bounded by the
     /// implementation); devices that send synchronously need nothing.
     func flush() throws(DeviceError)
@@ -70,6 +117,18 @@ public protocol NetworkDevice: AnyObject {
 extension NetworkDevice {
     public func flush() throws(DeviceError) {}
     public func endTransmitBatch() throws(DeviceError) {}
+    public func enableOffloads() -> NetworkOffloads { NetworkOffloads() }
+
+    public func transmit(_ frame: UnsafeRawBufferPointer) throws(DeviceError) {
+        try transmit(frame, segmentSize: 0)
+    }
+
+    /// Checks an ordinary frame's size (for implementations without segmentation).
+    public func validate(frame: UnsafeRawBufferPointer, segmentSize: Int) throws(DeviceError) {
+        guard segmentSize == 0, frame.baseAddress != nil, frame.count > 0, frame.count <= mtu + 14 else {
+            throw .invalidRequest
+        }
+    }
 }
 
 extension BlockDevice {

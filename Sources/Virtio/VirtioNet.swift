@@ -5,13 +5,13 @@
 // frames are copied into driver slots, so the caller's buffer is free on return.
 // A queue the device stops serving is notified again (StallWatch.swift).
 // With GUEST_CSUM, a frame the device hands up with a partial checksum
-// (NEEDS_CSUM) is completed here, so callers always see finished frames.
-// Limits: no CSUM (checksum offload on transmit: the NetworkDevice interface
-// has no way to ask for it), no GSO/TSO, no MRG_RXBUF, no control queue, one
-// queue pair. A frame longer than the receiver's buffer is dropped and
-// `.invalidRequest` thrown; frames too short to hold the virtio header, or
-// with checksum offsets outside the frame, are dropped silently. A malformed
-// used ring on either queue stops the device: `.ioError` from then on.
+// (NEEDS_CSUM) or a checked one (DATA_VALID) is delivered with
+// `checksumTrusted`, so the stack neither completes nor checks it.
+// Limits: no CSUM (checksum offload on transmit), no GSO/TSO, no MRG_RXBUF,
+// no control queue, one queue pair. A frame longer than the receiver's
+// buffer is dropped and `.invalidRequest` thrown; frames too short to hold
+// the virtio header are dropped silently. A malformed used ring on either
+// queue stops the device: `.ioError` from then on.
 
 import Swiftlet
 
@@ -33,8 +33,10 @@ public final class VirtioNet: NetworkDevice {
         static let status: UInt64 = 1 << 16
     }
 
-    /// virtio_net_hdr.flags: the checksum from csum_start on is still to be computed.
+    /// virtio_net_hdr.flags: the checksum from csum_start on is still to be
+    /// computed; the checksum was checked.
     static let needsChecksum: UInt8 = 1
+    static let dataValid: UInt8 = 2
     static let receiveQueueIndex: UInt16 = 0
     static let transmitQueueIndex: UInt16 = 1
     static let preferredQueueSize: UInt16 = 256
@@ -139,10 +141,10 @@ public final class VirtioNet: NetworkDevice {
         receiveBuffers.owner[Int(head)] = buffer
     }
 
-    /// The next received frame copied into `buffer`, its length; nil when
-    /// none is waiting (then wait for `event`). A frame longer than `buffer`
-    /// is dropped and throws `.invalidRequest`.
-    public func receive(into buffer: UnsafeMutableRawBufferPointer) throws(DeviceError) -> Int? {
+    /// The next received frame copied into `buffer`; nil when none is
+    /// waiting (then wait for `event`). A frame longer than `buffer` is
+    /// dropped and throws `.invalidRequest`.
+    public func receive(into buffer: UnsafeMutableRawBufferPointer) throws(DeviceError) -> ReceivedFrame? {
         guard let destination = buffer.baseAddress else { throw .invalidRequest }
         if isBroken { throw .ioError }
         _ = transport.acknowledgeInterrupt()
@@ -162,24 +164,25 @@ public final class VirtioNet: NetworkDevice {
             let index = receiveBuffers.owner[Int(completion.head)]
             let header = receiveBuffers.buffer(index)
             let length = Int(completion.length) - headerLength
-            let usable = length > 0 && checksumComplete(header, frame: length)
+            let usable = length > 0
             let fits = length <= buffer.count
+            let trusted = session.has(Feature.guestChecksum)
+                && header.load(as: UInt8.self) & (VirtioNet.needsChecksum | VirtioNet.dataValid) != 0
             if usable && fits { destination.copyMemory(from: header + headerLength, byteCount: length) }
             try post(index)
             if receiveQueue.publish() { transport.notify(VirtioNet.receiveQueueIndex) }
             if !usable || !fits { droppedFrames += 1 }
             if !usable { continue }
             if !fits { throw .invalidRequest }
-            return length
+            return ReceivedFrame(length: length, checksumTrusted: trusted)
         }
     }
 
     /// Sends `frame` (an Ethernet frame of at most mtu + 14 bytes) from a
     /// copy; waits for a free transmit slot when all are in flight.
-    public func transmit(_ frame: UnsafeRawBufferPointer) throws(DeviceError) {
-        guard let source = frame.baseAddress, frame.count > 0, frame.count <= transmitBuffers.frameCapacity else {
-            throw .invalidRequest
-        }
+    public func transmit(_ frame: UnsafeRawBufferPointer, segmentSize: Int) throws(DeviceError) {
+        guard let source = frame.baseAddress, frame.count > 0, frame.count <= transmitBuffers.frameCapacity,
+              segmentSize == 0 else { throw .invalidRequest }
         if isBroken { throw .ioError }
         let slot = try takeTransmitSlot()
         let header = transmitBuffers.buffer(slot)
@@ -243,36 +246,6 @@ public final class VirtioNet: NetworkDevice {
             session.halt()
             throw error
         }
-    }
-
-    /// Completes a NEEDS_CSUM frame's checksum (the device left the
-    /// pseudo-header sum in the field); false when its offsets do not fit.
-    func checksumComplete(_ header: UnsafeMutableRawPointer, frame length: Int) -> Bool {
-        guard session.has(Feature.guestChecksum),
-              header.load(as: UInt8.self) & VirtioNet.needsChecksum != 0 else { return true }
-        let start = Int(UInt16(littleEndian: header.loadUnaligned(fromByteOffset: 6, as: UInt16.self)))
-        let field = start + Int(UInt16(littleEndian: header.loadUnaligned(fromByteOffset: 8, as: UInt16.self)))
-        guard field + 2 <= length else { return false }
-        let frame = header + headerLength
-        let sum = VirtioNet.internetChecksum(UnsafeRawBufferPointer(start: frame + start, count: length - start))
-        // A zero result is sent as 0xFFFF (the same value in ones' complement; UDP requires it).
-        let checksum = sum == 0 ? 0xFFFF : sum
-        frame.storeBytes(of: UInt8(checksum >> 8), toByteOffset: field, as: UInt8.self)
-        frame.storeBytes(of: UInt8(truncatingIfNeeded: checksum), toByteOffset: field + 1, as: UInt8.self)
-        return true
-    }
-
-    /// RFC 1071: the ones' complement of the ones' complement sum of big-endian 16-bit words.
-    static func internetChecksum(_ bytes: UnsafeRawBufferPointer) -> UInt16 {
-        var sum: UInt64 = 0
-        var index = 0
-        while index + 1 < bytes.count {
-            sum += UInt64(bytes[index]) << 8 | UInt64(bytes[index + 1])
-            index += 2
-        }
-        if index < bytes.count { sum += UInt64(bytes[index]) << 8 }
-        while sum > 0xFFFF { sum = (sum & 0xFFFF) + (sum >> 16) }
-        return ~UInt16(sum)
     }
 }
 

@@ -19,13 +19,15 @@ final class QueueDevice: NetworkDevice {
     var mac: MACAddress { MACAddress(2, 0, 0, 0, 0, 1) }
     var mtu: Int { 1500 }
     var event: DeviceEvent { DeviceEvent(bit: 0) }
-    func receive(into buffer: UnsafeMutableRawBufferPointer) throws(DeviceError) -> Int? {
+    /// Frames marked trusted when received (as a tap with offloads marks them).
+    var trusted = false
+    func receive(into buffer: UnsafeMutableRawBufferPointer) throws(DeviceError) -> ReceivedFrame? {
         guard !incoming.isEmpty else { return nil }
         let frame = incoming.removeFirst()
         frame.withUnsafeBytes { buffer.copyMemory(from: $0) }
-        return frame.count
+        return ReceivedFrame(length: frame.count, checksumTrusted: trusted)
     }
-    func transmit(_ frame: UnsafeRawBufferPointer) throws(DeviceError) { sent.append(Array(frame)) }
+    func transmit(_ frame: UnsafeRawBufferPointer, segmentSize: Int) throws(DeviceError) { sent.append(Array(frame)) }
 }
 
 /// 60-byte frames numbered in their first payload bytes.
@@ -39,7 +41,7 @@ func receiveAll(_ device: FaultyNetworkDevice) -> [[UInt8]] {
     var frames: [[UInt8]] = []
     let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1514, alignment: 8)
     defer { buffer.deallocate() }
-    while let length = try? device.receive(into: buffer) { frames.append(Array(buffer[0..<length])) }
+    while let frame = try? device.receive(into: buffer) { frames.append(Array(buffer[0..<frame.length])) }
     return frames
 }
 
@@ -142,5 +144,34 @@ final class LinkFaultsTests: XCTestCase {
         XCTAssertEqual(inner.sent.count, 100)
         XCTAssertEqual(device.outbound.corrupted, 50)
         XCTAssertEqual(device.outbound.duplicated, 50)
+    }
+
+    /// A frame the device vouches for keeps that through holds and
+    /// duplicates; a corrupted one loses it, so the stack's checksum catches it.
+    func testCorruptedFramesAreNoLongerTrusted() throws {
+        var settings = LinkFaults()
+        (settings.corrupt, settings.duplicate, settings.reorder, settings.seed) = (5_000, 3_000, 3_000, 3)
+        let inner = QueueDevice()
+        inner.trusted = true
+        let device = FaultyNetworkDevice(inner, faults: settings)
+        // The number twice, the second inverted: one flipped byte cannot make another frame.
+        let frames = numberedFrames(200).map { frame in
+            var frame = frame
+            (frame[16], frame[17]) = (~frame[14], ~frame[15])
+            return frame
+        }
+        inner.incoming = frames
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1514, alignment: 8)
+        defer { buffer.deallocate() }
+        var trusted = 0, untrusted = 0
+        while let frame = try device.receive(into: buffer) {
+            let bytes = Array(buffer[0..<frame.length])
+            let intact = frames.contains(bytes)
+            XCTAssertEqual(frame.checksumTrusted, intact, "trusted exactly when intact")
+            if frame.checksumTrusted { trusted += 1 } else { untrusted += 1 }
+        }
+        XCTAssertGreaterThan(trusted, 50)
+        XCTAssertGreaterThan(untrusted, 50)
+        XCTAssertEqual(device.enableOffloads(), NetworkOffloads(), "faults see frames as they cross the link")
     }
 }

@@ -32,6 +32,26 @@ final class PacketQueueTests: XCTestCase {
         XCTAssertFalse(push(PacketQueue<Int>(byteCapacity: 4, maxPackets: 2), [1, 2, 3, 4, 5], 0))
     }
 
+    /// The longest packet `reserve` takes: the larger free run, 0 at the packet limit.
+    func testLargestReservationIsWhatReserveTakes() {
+        var random = SplitMix64(seed: 7)
+        let queue = PacketQueue<Int>(byteCapacity: 300, maxPackets: 8)
+        for step in 0..<5000 {
+            let largest = queue.largestReservation
+            if largest > 0 {
+                XCTAssertNotNil(queue.reserve(largest), "step \(step)")
+                XCTAssertNil(queue.reserve(largest + 1), "step \(step)")
+            } else {
+                XCTAssertNil(queue.reserve(1))
+            }
+            if random.below(2) == 0 {
+                _ = push(queue, [UInt8](repeating: 1, count: random.below(100)), step)
+            } else {
+                queue.removeFirst()
+            }
+        }
+    }
+
     func testRandomAgainstModel() {
         var random = SplitMix64(seed: 42)
         let queue = PacketQueue<Int>(byteCapacity: 300, maxPackets: 8)

@@ -90,9 +90,10 @@ let macPeer = EthernetAddress(0x02, 0, 0, 0, 0, 0x99)
 
 func makeInterface(mac: EthernetAddress = macA, address: String = "10.0.0.1", prefix: Int = 24,
                    gateway: String? = nil, mtu: Int = 1500,
-                   limits: InterfaceLimits = InterfaceLimits()) -> Interface {
+                   limits: InterfaceLimits = InterfaceLimits(), tcpSegmentation: Int = 0) -> Interface {
     let ipv4 = try! IPv4Configuration(address: ip(address), prefixLength: prefix, gateway: gateway.map(ip))
-    return try! Interface(configuration: InterfaceConfiguration(mac: mac, mtu: mtu, ipv4: ipv4, limits: limits))
+    return try! Interface(configuration: InterfaceConfiguration(mac: mac, mtu: mtu, ipv4: ipv4, limits: limits,
+                                                                tcpSegmentation: tcpSegmentation))
 }
 
 extension Interface {
@@ -102,8 +103,13 @@ extension Interface {
 
     /// Every queued frame, removed from the queue.
     func drain() -> [[UInt8]] {
-        var frames: [[UInt8]] = []
-        transmit { frames.append(Array($0)); return true }
+        drainSegmenting().map(\.frame)
+    }
+
+    /// Every queued frame with its TCP segment size (0: an ordinary frame).
+    func drainSegmenting() -> [(frame: [UInt8], segmentSize: Int)] {
+        var frames: [(frame: [UInt8], segmentSize: Int)] = []
+        transmit { frames.append((Array($0), $1)); return true }
         return frames
     }
 
@@ -143,6 +149,58 @@ extension UDPSocket {
     }
 }
 
+/// What a device does with the frames a segmenting interface queues
+/// (InterfaceConfiguration.tcpSegmentation).
+enum Segmentation {
+    /// Cuts them into segments with complete checksums (the host's GSO),
+    /// after checking that completing the partial checksum gives a valid segment.
+    case cut
+    /// Hands them to the peer whole, checksum trusted (a tap with merged receive).
+    case merged
+}
+
+/// The frames a device sends for `frame`: itself, or with `segmentSize` > 0
+/// its segments. Ethernet + IPv4 (no options) + TCP, as the stack builds them.
+func segment(_ frame: [UInt8], segmentSize: Int, mode: Segmentation) -> [[UInt8]] {
+    guard segmentSize > 0 else { return [frame] }
+    let tcp = 34, headerEnd = tcp + Int(frame[tcp + 12] >> 4) * 4
+    // A device completes the checksum over everything from the TCP header on (virtio's csum_start).
+    var complete = frame
+    let sum = referenceChecksum(Array(frame[tcp...]))
+    complete[tcp + 16] = UInt8(sum >> 8)
+    complete[tcp + 17] = UInt8(sum & 0xff)
+    XCTAssertNoThrow(try complete[14...].withUnsafeBytes { packet in
+        let header = try IPv4Header.parse(UnsafeRawBufferPointer(packet))
+        _ = try TCPHeader.parse(UnsafeRawBufferPointer(rebasing: packet[20..<header.totalLength]),
+                                source: header.source, destination: header.destination)
+    }, "the partial checksum, completed, makes a valid segment")
+    XCTAssertGreaterThan(frame.count - headerEnd, segmentSize, "a segmented frame carries more than one segment")
+    guard mode == .cut else { return [frame] }
+    let data = Array(frame[headerEnd...])
+    let sequence = UInt32(frame[tcp + 4]) << 24 | UInt32(frame[tcp + 5]) << 16 | UInt32(frame[tcp + 6]) << 8
+        | UInt32(frame[tcp + 7])
+    let id = UInt16(frame[18]) << 8 | UInt16(frame[19])
+    return stride(from: 0, to: data.count, by: segmentSize).enumerated().map { index, offset in
+        let piece = data[offset..<min(offset + segmentSize, data.count)]
+        let last = offset + piece.count == data.count
+        var ipHeader = Array(frame[14..<tcp])
+        ipHeader[2...3] = be16(UInt16(20 + headerEnd - tcp + piece.count))[...]
+        ipHeader[4...5] = be16(id &+ UInt16(index))[...]
+        ipHeader[10] = 0; ipHeader[11] = 0
+        let ipSum = referenceChecksum(ipHeader)
+        ipHeader[10] = UInt8(ipSum >> 8); ipHeader[11] = UInt8(ipSum & 0xff)
+        var tcpHeader = Array(frame[tcp..<headerEnd])
+        let seq = sequence &+ UInt32(offset)
+        tcpHeader[4...7] = [UInt8(seq >> 24), UInt8((seq >> 16) & 0xff), UInt8((seq >> 8) & 0xff), UInt8(seq & 0xff)]
+        if !last { tcpHeader[13] &= ~0x09 }  // FIN and PSH only on the last segment, as Linux's GSO
+        tcpHeader[16] = 0; tcpHeader[17] = 0
+        let pseudo = Array(ipHeader[12..<20]) + [0, 6] + be16(UInt16(tcpHeader.count + piece.count))
+        let tcpSum = referenceChecksum(pseudo + tcpHeader + Array(piece))
+        tcpHeader[16] = UInt8(tcpSum >> 8); tcpHeader[17] = UInt8(tcpSum & 0xff)
+        return Array(frame[0..<14]) + ipHeader + tcpHeader + Array(piece)
+    }
+}
+
 /// Two interfaces wired back to back. Each step moves every queued frame
 /// across, applying the faults (per mille, from a seeded generator).
 final class SimulatedLink {
@@ -161,10 +219,13 @@ final class SimulatedLink {
     let a: Interface
     let b: Interface
     var faults: Faults
+    let segmentation: Segmentation
     var random: SplitMix64
     var now: UInt64 = 0
     var delivered = 0, lost = 0, duplicated = 0, reordered = 0, corrupted = 0
-    private var held: [(Interface, [UInt8])] = []
+    /// Frames that arrived whole though they carry several TCP segments.
+    var merged = 0
+    private var held: [(Interface, [UInt8], Bool)] = []
     private var toA: [[UInt8]] = [], toB: [[UInt8]] = []
 
     /// Queues `frames` behind the bottleneck (tail drop) and lets `rate` of them go to `to`.
@@ -177,11 +238,17 @@ final class SimulatedLink {
         return leaving
     }
 
-    init(_ a: Interface, _ b: Interface, faults: Faults = Faults(), seed: UInt64 = 1) {
+    init(_ a: Interface, _ b: Interface, faults: Faults = Faults(), seed: UInt64 = 1, segmentation: Segmentation = .cut) {
         self.a = a
         self.b = b
         self.faults = faults
+        self.segmentation = segmentation
         random = SplitMix64(seed: seed)
+    }
+
+    /// What `from` sends, as frames on the wire (segmented as `segmentation` says).
+    private func drain(_ from: Interface) -> [[UInt8]] {
+        from.drainSegmenting().flatMap { segment($0.frame, segmentSize: $0.segmentSize, mode: segmentation) }
     }
 
     private func chance(_ perMille: Int) -> Bool { perMille > 0 && random.below(1000) < perMille }
@@ -193,35 +260,40 @@ final class SimulatedLink {
         _ = b.poll(now: now)
         var batch: [(Interface, [UInt8])] = []
         if faults.rate > 0 {
-            batch = bottleneck(&toB, b, a.drain()) + bottleneck(&toA, a, b.drain())
+            batch = bottleneck(&toB, b, drain(a)) + bottleneck(&toA, a, drain(b))
         } else {
-            batch += a.drain().map { (b, $0) }
-            batch += b.drain().map { (a, $0) }
+            batch += drain(a).map { (b, $0) }
+            batch += drain(b).map { (a, $0) }
         }
-        var out: [(Interface, [UInt8])] = held
+        var out = held
         held = []
         for (to, frame) in batch {
             if chance(faults.loss) { lost += 1; continue }
             var frame = frame
+            // A frame carrying several segments came whole from a merging device, which vouches
+            // for its checksum - unless the link corrupted it after.
+            var trusted = frame.count > to.mtu + 14
+            if trusted { merged += 1 }
             if chance(faults.corruption) {
                 let bit = random.below(frame.count * 8)
                 frame[bit / 8] ^= UInt8(1 << (bit % 8))
                 corrupted += 1
+                trusted = false
             }
             if chance(faults.reordering) {
-                held.append((to, frame))
+                held.append((to, frame, trusted))
                 reordered += 1
                 continue
             }
-            out.append((to, frame))
+            out.append((to, frame, trusted))
             if chance(faults.duplication) {
-                out.append((to, frame))
+                out.append((to, frame, trusted))
                 duplicated += 1
             }
         }
-        for (to, frame) in out {
+        for (to, frame, trusted) in out {
             delivered += 1
-            to.receive(frame, now: now)
+            frame.withUnsafeBytes { to.receive(frame: $0, now: now, checksumTrusted: trusted) }
         }
     }
 

@@ -11,11 +11,11 @@ final class TCPLinkTests: XCTestCase {
     /// The last transfer's client, for checks on its state.
     var lastClient: TCPConnection?
 
-    func pair(settings: TCPSettings = fastSettings()) -> (Interface, Interface) {
+    func pair(settings: TCPSettings = fastSettings(), tcpSegmentation: Int = 0) -> (Interface, Interface) {
         var limits = InterfaceLimits()
         limits.tcp = settings
-        return (makeInterface(mac: macA, address: "10.0.0.1", limits: limits),
-                makeInterface(mac: macB, address: "10.0.0.2", limits: limits))
+        return (makeInterface(mac: macA, address: "10.0.0.1", limits: limits, tcpSegmentation: tcpSegmentation),
+                makeInterface(mac: macB, address: "10.0.0.2", limits: limits, tcpSegmentation: tcpSegmentation))
     }
 
     func pattern(_ count: Int, seed: UInt64) -> [UInt8] {
@@ -66,9 +66,10 @@ final class TCPLinkTests: XCTestCase {
 
     /// Sends `count` bytes each way at once and checks both streams arrive whole.
     func transfer(_ count: Int, faults: SimulatedLink.Faults, seed: UInt64, steps: Int,
-                  settings: TCPSettings = fastSettings()) throws -> SimulatedLink {
-        let (a, b) = pair(settings: settings)
-        let link = SimulatedLink(a, b, faults: faults, seed: seed)
+                  settings: TCPSettings = fastSettings(), tcpSegmentation: Int = 0,
+                  segmentation: Segmentation = .cut) throws -> SimulatedLink {
+        let (a, b) = pair(settings: settings, tcpSegmentation: tcpSegmentation)
+        let link = SimulatedLink(a, b, faults: faults, seed: seed, segmentation: segmentation)
         let (client, server) = try open(link)
         lastClient = client
         let up = pattern(count, seed: seed), down = pattern(count / 2, seed: seed + 100)
@@ -107,6 +108,73 @@ final class TCPLinkTests: XCTestCase {
         // 4 MiB up and 2 MiB down; the 64-frame transmit queues, not the windows, set the pace.
         XCTAssertLessThan(link.now, 2 * second)
         XCTAssertGreaterThan(lastClient?.maxSndWnd ?? 0, 65535, "the peer's scaled window")
+    }
+
+    // MARK: segmentation offload (a device that cuts our large frames, or merges the peer's)
+
+    static let segmentationLimit = 65_535 + 14
+
+    func testBulkTransferWithSegmentationOffload() throws {
+        var settings = fastSettings()
+        settings.sendBuffer = 256 * 1024
+        settings.receiveBuffer = 256 * 1024
+        let link = try transfer(4 << 20, faults: .init(), seed: 5, steps: 3000, settings: settings,
+                                tcpSegmentation: TCPLinkTests.segmentationLimit)
+        XCTAssertEqual(link.a.counters.tcpRetransmissions + link.b.counters.tcpRetransmissions, 0)
+        // Each large frame counts as the segments the device makes of it.
+        XCTAssertGreaterThan(link.a.counters.tcpSegmentsSent, 4 * link.a.counters.framesQueued,
+                             "most data left in frames of many segments")
+    }
+
+    func testBulkTransferWithMergedReceive() throws {
+        var settings = fastSettings()
+        settings.sendBuffer = 256 * 1024
+        settings.receiveBuffer = 256 * 1024
+        let link = try transfer(4 << 20, faults: .init(), seed: 6, steps: 3000, settings: settings,
+                                tcpSegmentation: TCPLinkTests.segmentationLimit, segmentation: .merged)
+        XCTAssertGreaterThan(link.merged, 20, "frames of many segments arrived whole, checksums trusted")
+        XCTAssertEqual(link.b.drops(.tcpChecksum), 0)
+    }
+
+    /// Lost or corrupted large frames are many segments lost at once;
+    /// what goes again goes one MSS at a time.
+    func testBulkTransferWithSegmentationOverAFaultyLink() throws {
+        var settings = fastSettings()
+        settings.sendBuffer = 256 * 1024
+        settings.receiveBuffer = 256 * 1024
+        let faults = SimulatedLink.Faults(loss: 20, duplication: 20, reordering: 50, corruption: 20)
+        for (seed, mode) in [(UInt64(7), Segmentation.cut), (8, .merged), (9, .cut), (10, .merged)] {
+            let link = try transfer(1 << 20, faults: faults, seed: seed, steps: 100_000, settings: settings,
+                                    tcpSegmentation: TCPLinkTests.segmentationLimit, segmentation: mode)
+            XCTAssertGreaterThan(link.lost + link.corrupted, 0, "seed \(seed): the link did nothing")
+        }
+    }
+
+    func testRetransmissionsAreSingleSegments() throws {
+        var settings = fastSettings()
+        settings.sendBuffer = 256 * 1024
+        settings.receiveBuffer = 256 * 1024
+        let (a, b) = pair(settings: settings, tcpSegmentation: TCPLinkTests.segmentationLimit)
+        let link = SimulatedLink(a, b)
+        let (client, server) = try open(link)
+        let data = pattern(200_000, seed: 11)
+        XCTAssertEqual(data.withUnsafeBytes { client.send($0) }, data.count)
+        _ = a.poll(now: link.now)
+        let first = a.drainSegmenting()
+        XCTAssertTrue(first.contains { $0.segmentSize == client.sendMSS }, "new data went as large frames")
+        // Everything sent is lost; the timeout resends from SND.UNA one MSS at a time.
+        var resent: [(frame: [UInt8], segmentSize: Int)] = []
+        for _ in 0..<200 where resent.isEmpty {
+            link.now += 10 * millisecond
+            _ = a.poll(now: link.now)
+            resent = a.drainSegmenting()
+        }
+        XCTAssertFalse(resent.isEmpty, "a retransmission")
+        XCTAssertTrue(resent.allSatisfy { $0.segmentSize == 0 && $0.frame.count <= 1514 })
+        for (frame, size) in resent + first { segment(frame, segmentSize: size, mode: .cut).forEach { b.receive($0, now: link.now) } }
+        var got: [UInt8] = []
+        XCTAssertTrue(link.run(steps: 3000) { got += server.receive() ?? []; return got.count == data.count })
+        XCTAssertTrue(got == data)
     }
 
     /// A bottleneck that drops whole bursts when the windows outgrow its

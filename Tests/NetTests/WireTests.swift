@@ -196,7 +196,12 @@ final class WireTests: XCTestCase {
         XCTAssertEqual(reason(parse(corrupt, parser)), .udpChecksum)
         // The pseudo-header counts: another destination fails.
         XCTAssertEqual(reason(parse(bytes, { (b) throws(DropReason) in
-            try UDPHeader.parse(b, source: src.address, destination: ip("10.0.0.3")) })), .udpChecksum)
+            try UDPHeader.parse(b, source: src.address, destination: ip("10.0.0.3")) })), .udpChecksum)        // A checksum the device vouches for (offloads) is not summed; the lengths still are.
+        let trusted = { (b: UnsafeRawBufferPointer) throws(DropReason) in
+            try UDPHeader.parse(b, source: src.address, destination: dst.address, checksumTrusted: true)
+        }
+        XCTAssertNoThrow(try parse(corrupt, trusted).get())
+        XCTAssertEqual(reason(parse(short, trusted)), .udpLength)
     }
 
     func testUDPComputedZeroIsSentAsOnes() {

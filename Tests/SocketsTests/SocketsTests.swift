@@ -27,13 +27,13 @@ final class CableEnd: NetworkDevice {
     }
     var name: RawArgument { RawArgument(cString: CableEnd.nameBytes) }
     var mtu: Int { 1500 }
-    func receive(into buffer: UnsafeMutableRawBufferPointer) throws(DeviceError) -> Int? {
+    func receive(into buffer: UnsafeMutableRawBufferPointer) throws(DeviceError) -> ReceivedFrame? {
         guard !queue.isEmpty else { return nil }
         let frame = queue.removeFirst()
         frame.withUnsafeBytes { buffer.copyMemory(from: $0) }
-        return frame.count
+        return ReceivedFrame(length: frame.count)
     }
-    func transmit(_ frame: UnsafeRawBufferPointer) throws(DeviceError) {
+    func transmit(_ frame: UnsafeRawBufferPointer, segmentSize: Int) throws(DeviceError) {
         guard let peer else { return }
         peer.queue.append(Array(frame))
         Events.deliver(1 << UInt64(peer.event.bit))

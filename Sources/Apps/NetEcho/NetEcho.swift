@@ -19,12 +19,12 @@ struct NetEcho {
         var reflected = 0
         var lastFrame = Kernel.wallClock
         while true {
-            let received: Int?
+            let received: ReceivedFrame?
             do { received = try nic.receive(into: frame) } catch {
                 Console.print("netecho: receive failed")
                 Kernel.exit(1)
             }
-            guard let length = received else {
+            guard let length = received?.length else {
                 if Kernel.wallClock &- lastFrame > 30_000_000_000 {
                     Console.print("netecho: idle for 30 s after \(reflected) frames")
                     Kernel.exit(2)

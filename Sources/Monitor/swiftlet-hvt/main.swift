@@ -106,8 +106,11 @@ for device in image.manifest.devices {
         attachments[device.index] = .block(capacity: size, blockSize: UInt16(sector))
     case .net:
         guard let net = options.net(named: device.name) else { continue }
-        let fd = net.fileDescriptor.map { tap_adopt($0) } ?? tap_open(net.tap)
+        var vnetHeader: Int32 = 0
+        let fd = net.fileDescriptor.map { tap_adopt($0, &vnetHeader) } ?? tap_open(net.tap, 0)
         guard fd >= 0 else { fail("--net:\(device.name): cannot attach tap \(net.tap): \(String(cString: strerror(-fd)))") }
+        // The hvt ABI moves bare frames.
+        guard vnetHeader == 0 else { fail("--net:\(device.name): tap \(net.tap) has virtio-net headers (IFF_VNET_HDR)") }
         host.taps[device.index] = fd
         let mtu = tap_mtu(fd)
         guard mtu > 0, mtu <= 65535 - 14 else { fail("--net:\(device.name): cannot read the MTU of \(net.tap)") }

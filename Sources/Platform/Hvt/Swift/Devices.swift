@@ -89,17 +89,17 @@ final class HvtNetworkDevice: NetworkDevice {
         self.mtu = mtu
     }
 
-    func receive(into buffer: UnsafeMutableRawBufferPointer) throws(DeviceError) -> Int? {
+    func receive(into buffer: UnsafeMutableRawBufferPointer) throws(DeviceError) -> ReceivedFrame? {
         guard let base = buffer.baseAddress else { throw .invalidRequest }
         let (result, length) = Hypercall.net(.netRead, handle: handle, base, buffer.count)
         if result == HvtABI.Result.again.rawValue { return nil }
         try HvtDevices.check(result)
-        return length
+        return ReceivedFrame(length: length)
     }
 
-    func transmit(_ frame: UnsafeRawBufferPointer) throws(DeviceError) {
-        guard let base = frame.baseAddress, frame.count > 0, frame.count <= mtu + 14 else { throw .invalidRequest }
-        let (result, _) = Hypercall.net(.netWrite, handle: handle, UnsafeMutableRawPointer(mutating: base), frame.count)
+    func transmit(_ frame: UnsafeRawBufferPointer, segmentSize: Int) throws(DeviceError) {
+        try validate(frame: frame, segmentSize: segmentSize)
+        let (result, _) = Hypercall.net(.netWrite, handle: handle, UnsafeMutableRawPointer(mutating: frame.baseAddress!), frame.count)
         try HvtDevices.check(result)
     }
 }
