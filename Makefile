@@ -10,6 +10,7 @@ SWIFTC       := $(TOOLCHAIN)/bin/swiftc
 CLANG        := $(TOOLCHAIN)/bin/clang
 LD           := $(TOOLCHAIN)/bin/ld.lld
 OBJCOPY      := $(TOOLCHAIN)/bin/llvm-objcopy
+OBJDUMP      := $(TOOLCHAIN)/bin/llvm-objdump
 EMBEDDED_LIB := $(TOOLCHAIN)/lib/swift/embedded/x86_64-unknown-none-elf
 
 TARGET       ?= pc
@@ -205,8 +206,13 @@ FLOOR_MANIFEST := $(if $(filter hvt,$(TARGET)),$(OUT)/manifest-floor.o $(OUT)/bo
 $(OUT)/floor.dbg.elf: $(OUT)/boot/floor.o $(FLOOR_MANIFEST) linker/$(TARGET).ld
 	$(LD) $(LDFLAGS) -o $@ $< $(FLOOR_MANIFEST)
 
+# A direct call of _swift_dead_method_stub is a method the Embedded compiler
+# dropped but still calls (seen with a protocol extension method called on an
+# `any` existential): it would trap at run time, so the link fails instead.
 $(OUT)/%.dbg.elf: $(MODS)/app-%.o $(KERNEL_OBJS) $(BOOT_OBJS) $$(MANIFEST_OBJ) linker/$(TARGET).ld
 	$(LD) $(LDFLAGS) -o $@ $(BOOT_OBJS) $(MANIFEST_OBJ) $(KERNEL_OBJS) $< $(EMBEDDED_LIB)/libswiftUnicodeDataTables.a
+	@if $(OBJDUMP) -d $@ | grep -m1 'call.*<_swift_dead_method_stub>'; then \
+	    echo "$@: calls a method the compiler removed (see above)" >&2; rm -f $@; exit 1; fi
 
 $(OUT)/%.elf: $(OUT)/%.dbg.elf
 	$(OBJCOPY) --strip-all $< $@
