@@ -18,6 +18,7 @@ TARGETS=(
     "http: HTTP=Sources/HTTP"
     "net: Net=Sources/Net"
     "dhcpdns: Net=Sources/Net"
+    "tcp: Net=Sources/Net"
 )
 
 root="$(cd "$(dirname "$0")/.." && pwd)"
