@@ -36,8 +36,9 @@ public final class PcapWriter: FrameTap {
     private let sink: (UnsafeRawBufferPointer) -> Void
     public private(set) var framesWritten = 0
 
-    /// Writes the global header to `sink` at once.
-    public init(resolution: Resolution = .nanoseconds, snapLength: Int = 65535, clockOffset: UInt64 = 0,
+    /// Writes the global header to `sink` at once. The default snap length is
+    /// tcpdump's: whole frames, merged 64 KiB TCP segments included.
+    public init(resolution: Resolution = .nanoseconds, snapLength: Int = 262_144, clockOffset: UInt64 = 0,
                 sink: @escaping (UnsafeRawBufferPointer) -> Void) {
         self.resolution = resolution
         self.snapLength = max(snapLength, 1)
