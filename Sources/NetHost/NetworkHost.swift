@@ -18,6 +18,8 @@ import Threads
 public final class NetworkHost {
     public let device: any NetworkDevice
     public let interface: Interface
+    /// What the device does for the stack (on unless `--net-faults` wraps it).
+    public let offloads: NetworkOffloads
     let application: StaticString
     let frame: UnsafeMutableRawBufferPointer
     /// When a frame last arrived (monotonic ns).
@@ -69,7 +71,7 @@ public final class NetworkHost {
         self.application = application
         self.device = device
         let m = device.mac.bytes
-        let offloads = device.enableOffloads()
+        offloads = device.enableOffloads()
         interface = try Interface(configuration: InterfaceConfiguration(
             mac: EthernetAddress(m.0, m.1, m.2, m.3, m.4, m.5), mtu: device.mtu, ipv4: ipv4, limits: limits,
             tcpSegmentation: offloads.tcpSegmentation))
@@ -102,9 +104,11 @@ public final class NetworkHost {
         return faulty
     }
 
-    /// "APP: DEVICE ADDRESS port PORT", once the service listens.
+    /// "APP: DEVICE ADDRESS port PORT", once the service listens (and the offloads in use).
     public func announce(port: UInt16) {
-        print("\(application): \(device.name.string) \(interface.address.description) port \(port)")
+        let offloaded = offloads.tcpSegmentation > 0 || offloads.mergedReceive
+        print("\(application): \(device.name.string) \(interface.address.description) port \(port)"
+              + (offloaded ? " (offloads: TCP segmentation, merged receive)" : ""))
     }
 
     /// Hands every frame waiting on the device to the stack.
