@@ -77,7 +77,9 @@ long tap_transmit(int fd, const void *frame, unsigned long len, unsigned segment
     memset(&header, 0, sizeof(header));
     if (segment_size > 0) {
         /* Ethernet, then IPv4 (IHL words) and TCP (data offset words): the caller built both. */
-        unsigned ip = 14, tcp = ip + (unsigned)(bytes[ip] & 0x0f) * 4;
+        unsigned ip = 14;
+        if (len < ip + 20 + 20) return -EINVAL;
+        unsigned tcp = ip + (unsigned)(bytes[ip] & 0x0f) * 4;
         if (len < tcp + 20) return -EINVAL;
         header.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
         header.gso_type = VIRTIO_NET_HDR_GSO_TCPV4;
