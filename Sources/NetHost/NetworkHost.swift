@@ -106,9 +106,10 @@ public final class NetworkHost {
 
     /// "APP: DEVICE ADDRESS port PORT", once the service listens (and the offloads in use).
     public func announce(port: UInt16) {
-        let offloaded = offloads.tcpSegmentation > 0 || offloads.mergedReceive
-        print("\(application): \(device.name.string) \(interface.address.description) port \(port)"
-              + (offloaded ? " (offloads: TCP segmentation, merged receive)" : ""))
+        let segmentation = offloads.tcpSegmentation > 0, merged = offloads.mergedReceive
+        let used: StaticString = segmentation && merged ? " (offloads: TCP segmentation, merged receive)"
+            : segmentation ? " (offloads: TCP segmentation)" : merged ? " (offloads: merged receive)" : ""
+        print("\(application): \(device.name.string) \(interface.address.description) port \(port)\(used)")
     }
 
     /// Hands every frame waiting on the device to the stack.

@@ -7,11 +7,14 @@
 // With GUEST_CSUM, a frame the device hands up with a partial checksum
 // (NEEDS_CSUM) or a checked one (DATA_VALID) is delivered with
 // `checksumTrusted`, so the stack neither completes nor checks it.
-// Limits: no CSUM (checksum offload on transmit), no GSO/TSO, no MRG_RXBUF,
-// no control queue, one queue pair. A frame longer than the receiver's
-// buffer is dropped and `.invalidRequest` thrown; frames too short to hold
-// the virtio header are dropped silently. A malformed used ring on either
-// queue stops the device: `.ioError` from then on.
+// With CSUM and HOST_TSO4, `enableOffloads` adds two 64 KiB transmit buffers
+// and the device cuts the stack's large TCP frames into segments (memory
+// spent only when the stack asks, and only with 6 MiB of RAM or more).
+// Limits: no GUEST_TSO4 (merged receive needs MRG_RXBUF), no control queue,
+// one queue pair. A frame longer than the receiver's buffer is dropped and
+// `.invalidRequest` thrown; frames too short to hold the virtio header are
+// dropped silently. A malformed used ring on either queue stops the device:
+// `.ioError` from then on.
 
 import Swiftlet
 
@@ -27,7 +30,9 @@ public final class VirtioNet: NetworkDevice {
     }
 
     enum Feature {
+        static let checksum: UInt64 = 1 << 0
         static let guestChecksum: UInt64 = 1 << 1
+        static let hostTSO4: UInt64 = 1 << 11
         static let mtu: UInt64 = 1 << 3
         static let mac: UInt64 = 1 << 5
         static let status: UInt64 = 1 << 16
@@ -37,6 +42,12 @@ public final class VirtioNet: NetworkDevice {
     /// computed; the checksum was checked.
     static let needsChecksum: UInt8 = 1
     static let dataValid: UInt8 = 2
+    /// virtio_net_hdr.gso_type of a TCP/IPv4 frame the device segments.
+    static let gsoTCPv4: UInt8 = 1
+    /// Frames of many segments in flight at once (each a 64 KiB buffer), and
+    /// the least RAM for them: a smaller guest keeps its memory for serving.
+    static let segmentationBuffers = 2
+    static let segmentationMinimumRAM = 6 << 20
     static let receiveQueueIndex: UInt16 = 0
     static let transmitQueueIndex: UInt16 = 1
     static let preferredQueueSize: UInt16 = 256
@@ -55,10 +66,16 @@ public final class VirtioNet: NetworkDevice {
     let headerLength: Int
     /// Legacy devices without ANY_LAYOUT want the header in its own descriptor.
     let separateHeader: Bool
+    let descriptorsPerBuffer: UInt16
     let receiveBuffers: BufferPool
     let transmitBuffers: BufferPool
     /// Transmit slots free to fill.
     var freeTransmit: [UInt16]
+    /// Buffers for frames the device segments (from `enableOffloads`), the
+    /// free ones, and which transmit chain heads are theirs.
+    var segmentationPool: BufferPool?
+    var freeSegmentation: [UInt16] = []
+    var segmentationHead: [Bool]
     /// Frames the device delivered that could not be handed up (see the header).
     private(set) var droppedFrames = 0
     /// Notifications repeated because a queue stalled with buffers published
@@ -73,6 +90,9 @@ public final class VirtioNet: NetworkDevice {
     public init?(transport: any VirtioTransport, name: RawArgument, wait: @escaping (UInt64?) -> Bool) {
         guard let session = VirtioSession(transport: transport, choose: { offered in
             var wanted = Feature.mac | Feature.status | Feature.guestChecksum
+            // Segmentation needs checksum offload (5.1.3.1); both cost nothing until used.
+            let segmentation = Feature.checksum | Feature.hostTSO4
+            if offered & segmentation == segmentation { wanted |= segmentation }
             // An MTU below the Ethernet minimum (5.1.4.1) is not taken: 1500 then.
             if offered & Feature.mtu != 0 && deviceConfig(transport, at: 10, as: UInt16.self) >= 68 { wanted |= Feature.mtu }
             return wanted
@@ -86,6 +106,7 @@ public final class VirtioNet: NetworkDevice {
         headerLength = session.has(VirtioFeature.version1) ? 12 : 10
         separateHeader = !session.anyLayout
         let descriptorsPerBuffer: UInt16 = separateHeader ? 2 : 1
+        self.descriptorsPerBuffer = descriptorsPerBuffer
         guard let receiveQueue = session.makeQueue(VirtioNet.receiveQueueIndex, preferred: VirtioNet.preferredQueueSize,
                                                    minimum: descriptorsPerBuffer),
               let transmitQueue = session.makeQueue(VirtioNet.transmitQueueIndex, preferred: VirtioNet.preferredQueueSize,
@@ -103,6 +124,7 @@ public final class VirtioNet: NetworkDevice {
         self.receiveBuffers = receive
         self.transmitBuffers = transmit
         freeTransmit = (0..<transmit.count).reversed().map { UInt16($0) }
+        segmentationHead = Array(repeating: false, count: Int(transmitQueue.size))
         receiveWatch = StallWatch(now: Kernel.monotonicClock)
         // Transmit completions are collected when convenient; interrupts for
         // them are wanted only while a sender waits for a slot.
@@ -178,25 +200,79 @@ public final class VirtioNet: NetworkDevice {
         }
     }
 
-    /// Sends `frame` (an Ethernet frame of at most mtu + 14 bytes) from a
-    /// copy; waits for a free transmit slot when all are in flight.
-    public func transmit(_ frame: UnsafeRawBufferPointer, segmentSize: Int) throws(DeviceError) {
-        guard let source = frame.baseAddress, frame.count > 0, frame.count <= transmitBuffers.frameCapacity,
-              segmentSize == 0 else { throw .invalidRequest }
-        if isBroken { throw .ioError }
-        let slot = try takeTransmitSlot()
-        let header = transmitBuffers.buffer(slot)
-        header.initializeMemory(as: UInt8.self, repeating: 0, count: headerLength)
-        (header + headerLength).copyMemory(from: source, byteCount: frame.count)
-        guard let head = try transmitBuffers.add(slot, frameLength: frame.count, writable: false,
-                                          separateHeader: separateHeader) else { throw .ioError }
-        transmitBuffers.owner[Int(head)] = slot
-        if transmitQueue.publish() { transport.notify(VirtioNet.transmitQueueIndex) }
+    /// With CSUM and HOST_TSO4 offered: TCP segmentation, once its buffers
+    /// are allocated (none in a guest below `segmentationMinimumRAM`).
+    public func enableOffloads() -> NetworkOffloads {
+        guard session.has(Feature.hostTSO4), Kernel.memory.ram >= VirtioNet.segmentationMinimumRAM else {
+            return NetworkOffloads()
+        }
+        if segmentationPool == nil {
+            guard let pool = BufferPool(session, queue: transmitQueue, header: headerLength,
+                                        descriptors: descriptorsPerBuffer, frame: NetworkOffloads.largestFrame,
+                                        count: VirtioNet.segmentationBuffers) else { return NetworkOffloads() }
+            segmentationPool = pool
+            freeSegmentation = (0..<pool.count).reversed().map { UInt16($0) }
+        }
+        return NetworkOffloads(tcpSegmentation: NetworkOffloads.largestFrame)
     }
 
-    func takeTransmitSlot() throws(DeviceError) -> UInt16 {
-        _ = try awaitTransmit(until: nil) { !freeTransmit.isEmpty }
-        return freeTransmit.removeLast()
+    /// Sends `frame` (an Ethernet frame of at most mtu + 14 bytes; with
+    /// `segmentSize`, an IPv4 TCP frame of many segments) from a copy; waits
+    /// for a free transmit buffer when all are in flight.
+    public func transmit(_ frame: UnsafeRawBufferPointer, segmentSize: Int) throws(DeviceError) {
+        guard frame.baseAddress != nil, frame.count > 0 else { throw .invalidRequest }
+        if isBroken { throw .ioError }
+        guard segmentSize > 0 else {
+            guard frame.count <= transmitBuffers.frameCapacity else { throw .invalidRequest }
+            let slot = try takeSlot { $0.freeTransmit.isEmpty ? nil : $0.freeTransmit.removeLast() }
+            try send(frame, in: transmitBuffers, slot: slot)
+            return
+        }
+        // Ethernet, IPv4 (IHL words), TCP (data offset words): csum_start and hdr_len (5.1.6.2).
+        guard let pool = segmentationPool, frame.count <= pool.frameCapacity, frame.count >= 14 + 20 + 20,
+              segmentSize <= Int(UInt16.max) else { throw .invalidRequest }
+        let tcp = 14 + Int(frame[14] & 0x0f) * 4
+        guard frame.count >= tcp + 20 else { throw .invalidRequest }
+        let slot = try takeSlot { $0.freeSegmentation.isEmpty ? nil : $0.freeSegmentation.removeLast() }
+        try send(frame, in: pool, slot: slot,
+                 segmentation: (size: segmentSize, start: tcp, headerEnd: tcp + Int(frame[tcp + 12] >> 4) * 4))
+    }
+
+    /// Waits until `take` finds a free buffer and the ring has descriptors for it.
+    func takeSlot(_ take: (VirtioNet) -> UInt16?) throws(DeviceError) -> UInt16 {
+        var slot: UInt16?
+        _ = try awaitTransmit(until: nil) {
+            if transmitQueue.freeDescriptors < Int(descriptorsPerBuffer) { return false }
+            slot = take(self)
+            return slot != nil
+        }
+        return slot!
+    }
+
+    /// Copies `frame` into buffer `slot` of `pool` behind its header - with
+    /// `segmentation`, one asking the device to cut the frame into TCP
+    /// segments and complete their checksums - and hands it to the device.
+    func send(_ frame: UnsafeRawBufferPointer, in pool: BufferPool, slot: UInt16,
+              segmentation: (size: Int, start: Int, headerEnd: Int)? = nil) throws(DeviceError) {
+        let header = pool.buffer(slot)
+        header.initializeMemory(as: UInt8.self, repeating: 0, count: headerLength)
+        if let segmentation {
+            header.storeBytes(of: VirtioNet.needsChecksum, as: UInt8.self)
+            header.storeBytes(of: VirtioNet.gsoTCPv4, toByteOffset: 1, as: UInt8.self)
+            func field(_ offset: Int, _ value: Int) {
+                header.storeBytes(of: UInt16(truncatingIfNeeded: value).littleEndian, toByteOffset: offset, as: UInt16.self)
+            }
+            field(2, segmentation.headerEnd)  // hdr_len
+            field(4, segmentation.size)       // gso_size
+            field(6, segmentation.start)      // csum_start: the TCP header
+            field(8, 16)                      // csum_offset: TCP's checksum field
+        }
+        (header + headerLength).copyMemory(from: frame.baseAddress!, byteCount: frame.count)
+        guard let head = try pool.add(slot, frameLength: frame.count, writable: false,
+                                      separateHeader: separateHeader) else { throw .ioError }
+        pool.owner[Int(head)] = slot
+        segmentationHead[Int(head)] = segmentation != nil
+        if transmitQueue.publish() { transport.notify(VirtioNet.transmitQueueIndex) }
     }
 
     /// Waits (at most a second) until the device has taken every frame
@@ -216,7 +292,13 @@ public final class VirtioNet: NetworkDevice {
             if isBroken { throw .ioError }
             _ = transport.acknowledgeInterrupt()
             while let completion = try next(transmitQueue) {
-                freeTransmit.append(transmitBuffers.owner[Int(completion.head)])
+                let head = Int(completion.head)
+                if segmentationHead[head], let pool = segmentationPool {
+                    segmentationHead[head] = false
+                    freeSegmentation.append(pool.owner[head])
+                } else {
+                    freeTransmit.append(transmitBuffers.owner[head])
+                }
                 watch.progressed(now: Kernel.monotonicClock)
             }
             if done() {
@@ -262,13 +344,14 @@ final class BufferPool {
     /// The chain being added (two segments at most), reused for every add.
     let segments: UnsafeMutableBufferPointer<VirtqueueSegment>
 
-    init?(_ session: VirtioSession, queue: Virtqueue, header: Int, descriptors: UInt16, frame: Int) {
+    /// `count` buffers, or as many as the queue and the memory budget allow.
+    init?(_ session: VirtioSession, queue: Virtqueue, header: Int, descriptors: UInt16, frame: Int, count: Int? = nil) {
         self.queue = queue
         self.header = header
         frameCapacity = frame
         stride = (header + frame + 63) & ~63
-        count = min(Int(queue.size / descriptors), max(8, VirtioNet.bufferBudget / stride))
-        guard let memory = session.allocate(bytes: count * stride, alignment: 64) else { return nil }
+        self.count = count ?? min(Int(queue.size / descriptors), max(8, VirtioNet.bufferBudget / stride))
+        guard let memory = session.allocate(bytes: self.count * stride, alignment: 64) else { return nil }
         self.memory = memory
         owner = Array(repeating: 0, count: Int(queue.size))
         segments = .allocate(capacity: 2)

@@ -343,6 +343,7 @@ final class SimulatedNIC: SimulatedTransport {
         static let guestChecksum: UInt64 = 1 << 1
         static let mtu: UInt64 = 1 << 3
         static let mac: UInt64 = 1 << 5
+        static let hostTSO4: UInt64 = 1 << 11
         static let mergeableBuffers: UInt64 = 1 << 15
         static let status: UInt64 = 1 << 16
         static let anyLayout: UInt64 = 1 << 27
@@ -420,8 +421,16 @@ final class SimulatedNIC: SimulatedTransport {
                     violations.append("transmit header not in its own descriptor")
                 }
                 let bytes = ring.gather(chain)
-                transmitHeaders.append(Array(bytes.prefix(headerLength)))
-                transmitted.append(Array(bytes.dropFirst(headerLength)))
+                let header = Array(bytes.prefix(headerLength)), frame = Array(bytes.dropFirst(headerLength))
+                if header.count > 1 && header[1] != 0 {
+                    if !negotiated(Feature.hostTSO4) || !negotiated(Feature.checksum) {
+                        violations.append("segmentation without HOST_TSO4 and CSUM")
+                    }
+                } else if frame.count > frameLimit + 14 {
+                    violations.append("a \(frame.count)-byte frame to send whole")
+                }
+                transmitHeaders.append(header)
+                transmitted.append(frame)
                 if holdTransmit {
                     held.entries.append((1, chain.head, 0))
                 } else if ring.complete(chain, length: 0) {

@@ -50,8 +50,8 @@ final class VirtioNetTests: XCTestCase {
         nic.config[6] = 0
         XCTAssertFalse(net.linkUp, "the link state is read when asked")
         XCTAssertEqual(nic.statusLog, [0, 1, 3, 11, 15])
-        XCTAssertEqual(nic.driverFeatures, VirtioFeature.version1 | F.mac | F.status | F.mtu,
-                       "no CSUM, MRG_RXBUF, control queue or offloads")
+        XCTAssertEqual(nic.driverFeatures, VirtioFeature.version1 | F.mac | F.status | F.mtu | F.checksum | F.hostTSO4,
+                       "CSUM and HOST_TSO4 (segmentation), no MRG_RXBUF, control queue or GUEST_ECN")
         XCTAssertEqual(nic.rings[0]?.size, 256)
         XCTAssertEqual(nic.rings[1]?.size, 256)
         XCTAssertEqual(nic.receiveBuffersPosted, 256, "the receive ring is filled at start-up")
@@ -224,6 +224,76 @@ final class VirtioNetTests: XCTestCase {
         XCTAssertEqual(nic.waits, 2)
         XCTAssertEqual(flagsWhileWaiting, [0, 0], "interrupts wanted while a sender waits")
         XCTAssertEqual(nic.transmitted, frames)
+        XCTAssertEqual(nic.allViolations, [])
+    }
+
+    // MARK: TCP segmentation (CSUM + HOST_TSO4)
+
+    /// An Ethernet + IPv4 + TCP frame (32-byte TCP header) of `length` bytes.
+    func tcpFrame(_ length: Int, seed: UInt64) -> [UInt8] {
+        var bytes = frame(length, seed: seed)
+        bytes[14] = 0x45
+        bytes[14 + 20 + 12] = 8 << 4
+        return bytes
+    }
+
+    func testSegmentationNeedsChecksumOffloadToo() throws {
+        let nic = SimulatedNIC(features: F.mac | F.hostTSO4)
+        let net = try XCTUnwrap(start(nic).0)
+        XCTAssertEqual(nic.driverFeatures & (F.hostTSO4 | F.checksum), 0)
+        XCTAssertEqual(net.enableOffloads(), NetworkOffloads())
+        let large = tcpFrame(3000, seed: 1)
+        XCTAssertThrowsError(try large.withUnsafeBytes { try net.transmit($0, segmentSize: 1448) })
+        XCTAssertEqual(nic.transmitted, [])
+    }
+
+    /// Modern and legacy (10-byte header in its own descriptor) devices alike.
+    func testSegmentedFramesCarryTheirHeader() throws {
+        for legacy in [false, true] {
+            let nic = SimulatedNIC(legacy: legacy, features: F.mac | F.checksum | F.hostTSO4)
+            let net = try XCTUnwrap(start(nic).0)
+            XCTAssertEqual(nic.driverFeatures & (F.hostTSO4 | F.checksum), F.hostTSO4 | F.checksum)
+            XCTAssertEqual(net.enableOffloads(), NetworkOffloads(tcpSegmentation: NetworkOffloads.largestFrame))
+            let large = tcpFrame(NetworkOffloads.largestFrame, seed: 2), small = frame(100, seed: 3)
+            try large.withUnsafeBytes { try net.transmit($0, segmentSize: 1448) }
+            try send(net, small)
+            XCTAssertEqual(nic.transmitted, [large, small])
+            // flags NEEDS_CSUM, gso_type TCPV4, hdr_len 66, gso_size 1448, csum_start 34, csum_offset 16
+            XCTAssertEqual(nic.transmitHeaders.first.map { Array($0.prefix(10)) }, [1, 1, 66, 0, 0xA8, 0x05, 34, 0, 16, 0])
+            XCTAssertEqual(nic.transmitHeaders.last, [UInt8](repeating: 0, count: legacy ? 10 : 12),
+                           "an ordinary frame's header is zero")
+            for bad in [Array(large.prefix(40)), large + [0]] {
+                XCTAssertThrowsError(try bad.withUnsafeBytes { try net.transmit($0, segmentSize: 1448) })
+            }
+            XCTAssertEqual(nic.allViolations, [], "legacy: \(legacy)")
+        }
+    }
+
+    /// Two large buffers and every small one in flight: the next large
+    /// frame waits for a buffer and for ring descriptors, then both kinds
+    /// come back to their own pools.
+    func testSegmentationBuffersWaitAndComeBack() throws {
+        let nic = SimulatedNIC(features: F.mac | F.checksum | F.hostTSO4, queueMax: 16)
+        let (driver, _) = start(nic)
+        let net = try XCTUnwrap(driver)
+        _ = net.enableOffloads()
+        nic.holdTransmit = true
+        var sent: [[UInt8]] = []
+        for round in 0..<3 {
+            for index in 0..<16 {
+                let small = frame(60 + index, seed: UInt64(round * 100 + index))
+                try send(net, small)
+                sent.append(small)
+            }
+            for index in 0..<3 {
+                let large = tcpFrame(20_000 + index, seed: UInt64(round * 100 + 50 + index))
+                try large.withUnsafeBytes { try net.transmit($0, segmentSize: 1000) }
+                sent.append(large)
+            }
+        }
+        try net.flush()
+        XCTAssertEqual(nic.transmitted, sent)
+        XCTAssertGreaterThan(nic.waits, 0)
         XCTAssertEqual(nic.allViolations, [])
     }
 
