@@ -69,6 +69,16 @@ public struct NetworkOffloads: Equatable {
         self.tcpSegmentation = tcpSegmentation
         self.mergedReceive = mergedReceive
     }
+
+    /// Where a segmentation frame's TCP header starts and where its headers
+    /// end (virtio_net_hdr's csum_start and hdr_len), read from the IPv4 IHL
+    /// and the TCP data offset; nil when the frame cannot hold them.
+    public static func tcpHeaders(of frame: UnsafeRawBufferPointer) -> (start: Int, end: Int)? {
+        guard frame.count >= 14 + 20 + 20 else { return nil }
+        let start = 14 + Int(frame[14] & 0x0f) * 4
+        guard frame.count >= start + 20 else { return nil }
+        return (start, start + Int(frame[start + 12] >> 4) * 4)
+    }
 }
 
 /// One frame `NetworkDevice.receive` delivered.

@@ -228,14 +228,10 @@ public final class VirtioNet: NetworkDevice {
             try send(frame, in: transmitBuffers, slot: slot)
             return
         }
-        // Ethernet, IPv4 (IHL words), TCP (data offset words): csum_start and hdr_len (5.1.6.2).
-        guard let pool = segmentationPool, frame.count <= pool.frameCapacity, frame.count >= 14 + 20 + 20,
-              segmentSize <= Int(UInt16.max) else { throw .invalidRequest }
-        let tcp = 14 + Int(frame[14] & 0x0f) * 4
-        guard frame.count >= tcp + 20 else { throw .invalidRequest }
+        guard let pool = segmentationPool, frame.count <= pool.frameCapacity, segmentSize <= Int(UInt16.max),
+              let headers = NetworkOffloads.tcpHeaders(of: frame) else { throw .invalidRequest }
         let slot = try takeSlot { $0.freeSegmentation.isEmpty ? nil : $0.freeSegmentation.removeLast() }
-        try send(frame, in: pool, slot: slot,
-                 segmentation: (size: segmentSize, start: tcp, headerEnd: tcp + Int(frame[tcp + 12] >> 4) * 4))
+        try send(frame, in: pool, slot: slot, segmentation: (size: segmentSize, start: headers.start, headerEnd: headers.end))
     }
 
     /// Waits until `take` finds a free buffer and the ring has descriptors for it.

@@ -190,7 +190,10 @@ final class HostedNetworkDevice: NetworkDevice {
         guard let base = frame.baseAddress, frame.count > 0,
               frame.count <= (segmentSize > 0 ? offloads.tcpSegmentation : mtu + 14) else { throw .invalidRequest }
         if vnetHeader {
-            guard tap_transmit(fd, base, UInt(frame.count), UInt32(segmentSize)) == frame.count else { throw .ioError }
+            let found = segmentSize > 0 ? NetworkOffloads.tcpHeaders(of: frame) : (start: 0, end: 0)
+            guard let headers = found else { throw .invalidRequest }
+            guard tap_transmit(fd, base, UInt(frame.count), UInt32(segmentSize), UInt32(headers.start),
+                               UInt32(headers.end)) == frame.count else { throw .ioError }
             return
         }
         while true {

@@ -71,21 +71,16 @@ long tap_receive(int fd, void *buf, unsigned long len, int *trusted) {
     return n - (ssize_t)sizeof(header);
 }
 
-long tap_transmit(int fd, const void *frame, unsigned long len, unsigned segment_size) {
-    const unsigned char *bytes = frame;
+long tap_transmit(int fd, const void *frame, unsigned long len, unsigned segment_size, unsigned tcp_start,
+                  unsigned headers_end) {
     struct virtio_net_hdr header;
     memset(&header, 0, sizeof(header));
     if (segment_size > 0) {
-        /* Ethernet, then IPv4 (IHL words) and TCP (data offset words): the caller built both. */
-        unsigned ip = 14;
-        if (len < ip + 20 + 20) return -EINVAL;
-        unsigned tcp = ip + (unsigned)(bytes[ip] & 0x0f) * 4;
-        if (len < tcp + 20) return -EINVAL;
         header.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
         header.gso_type = VIRTIO_NET_HDR_GSO_TCPV4;
-        header.hdr_len = (unsigned short)(tcp + (bytes[tcp + 12] >> 4) * 4);
+        header.hdr_len = (unsigned short)headers_end;
         header.gso_size = (unsigned short)segment_size;
-        header.csum_start = (unsigned short)tcp;
+        header.csum_start = (unsigned short)tcp_start;
         header.csum_offset = 16;
     }
     struct iovec parts[2] = {{&header, sizeof(header)}, {(void *)frame, len}};

@@ -26,8 +26,10 @@ int tap_set_offloads(int fd, int on);
  * only the pseudo-header's sum in it (NEEDS_CSUM, DATA_VALID). */
 long tap_receive(int fd, void *buf, unsigned long len, int *trusted);
 /* Writes one frame to a vnet_hdr tap; with segment_size > 0 the frame is one
- * IPv4 TCP segment whose checksum field holds the pseudo-header sum, and the
- * kernel cuts it into segments of segment_size data bytes (GSO_TCPV4). */
-long tap_transmit(int fd, const void *frame, unsigned long len, unsigned segment_size);
+ * IPv4 TCP segment whose checksum field holds the pseudo-header sum, its TCP
+ * header at tcp_start and its headers ending at headers_end, and the kernel
+ * cuts it into segments of segment_size data bytes (GSO_TCPV4). */
+long tap_transmit(int fd, const void *frame, unsigned long len, unsigned segment_size, unsigned tcp_start,
+                  unsigned headers_end);
 
 #endif
